@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEMO_SNAPSHOT = Path(__file__).resolve().parent / "demo"
@@ -76,7 +76,9 @@ class Settings(BaseSettings):
     # --- service ---
     host: str = Field("127.0.0.1", validation_alias="IDP_HOST")
     port: int = Field(8000, ge=1, le=65535, validation_alias="IDP_PORT")
-    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, validation_alias="IDP_API_KEYS")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias="IDP_API_KEYS"
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="IDP_CORS_ORIGINS"
     )

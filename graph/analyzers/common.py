@@ -1,0 +1,78 @@
+"""Helpers analyzers share: finding the failing pod and container, naming workloads in commands."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
+from graph.k8s import ContainerState, container_states
+
+
+def workload_ref(view: EvidenceView, obj: K8sObject) -> str:
+    """``deployment/orders-api`` for kubectl, falling back to the object itself (``pod/x``)."""
+    found = view.workload_of(obj)
+    if found is None:
+        return f"{str(obj.get('kind', 'pod')).lower()}/{name_of(obj)}"
+    kind, name = found
+    return f"{kind.lower()}/{name}"
+
+
+def workload_name(view: EvidenceView, obj: K8sObject) -> str:
+    return workload_ref(view, obj).split("/", 1)[1]
+
+
+def candidate_pods(view: EvidenceView) -> list[K8sObject]:
+    """Focus pods first, then every other pod read, so analyzers see the failing ones first."""
+    focus = view.focus_pods()
+    seen = {id(p) for p in focus}
+    return focus + [p for p in view.objs("Pod", view.namespace) if id(p) not in seen]
+
+
+def failing_containers(
+    view: EvidenceView,
+    predicate: callable,
+    *,
+    init: bool | None = None,  # type: ignore[valid-type]
+) -> Iterable[tuple[K8sObject, ContainerState]]:
+    """(pod, container) pairs among candidate pods whose state satisfies ``predicate``."""
+    for pod in candidate_pods(view):
+        for state in container_states(pod):
+            if init is not None and state.init != init:
+                continue
+            if predicate(state):
+                yield pod, state
+
+
+def latest_log(view: EvidenceView, pod: K8sObject, container: str) -> tuple[str, bool] | None:
+    """The most telling log read for a container: the crashed instance's first, else the current."""
+    ns, name = namespace_of(pod) or "", name_of(pod)
+    previous = view.log(ns, name, container, previous=True)
+    if previous:
+        return previous, True
+    current = view.log(ns, name, container)
+    if current:
+        return current, False
+    return None
+
+
+_ERROR_LINE = re.compile(
+    r"(fatal|panic|error|exception|failed|refused|denied|not found|no such|cannot|can't|couldn't|unable|missing|"
+    r"invalid|unknown|undefined|required|not set|not defined|killed|timeout|timed out)",
+    re.IGNORECASE,
+)
+
+
+def error_lines(log: str, limit: int = 3) -> list[str]:
+    """The last lines of a log that read like errors, oldest first, trimmed for quoting."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    hits = [line for line in lines if _ERROR_LINE.search(line)]
+    chosen = hits[-limit:] if hits else lines[-1:]
+    return [line[:300] for line in chosen]
+
+
+def event_messages(
+    view: EvidenceView, obj: K8sObject, reasons: Iterable[str], with_owners: bool = True
+) -> list[K8sObject]:
+    wanted = set(reasons)
+    return [e for e in view.events_for(obj, with_owners=with_owners) if e.get("reason") in wanted]

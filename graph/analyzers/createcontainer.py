@@ -1,0 +1,13 @@
+"""CreateContainerError: (analyzer not written yet)."""
+
+from __future__ import annotations
+
+from graph.analyzers.base import Analyzer, Finding
+from graph.evidence import EvidenceView
+
+
+class CreateContainerErrorAnalyzer(Analyzer):
+    category = "CreateContainerError"
+
+    def analyze(self, view: EvidenceView) -> Finding | None:
+        return None

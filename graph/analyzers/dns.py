@@ -1,0 +1,13 @@
+"""DNSFailure: (analyzer not written yet)."""
+
+from __future__ import annotations
+
+from graph.analyzers.base import Analyzer, Finding
+from graph.evidence import EvidenceView
+
+
+class DNSFailureAnalyzer(Analyzer):
+    category = "DNSFailure"
+
+    def analyze(self, view: EvidenceView) -> Finding | None:
+        return None

@@ -1,0 +1,13 @@
+"""ProbeFailure: (analyzer not written yet)."""
+
+from __future__ import annotations
+
+from graph.analyzers.base import Analyzer, Finding
+from graph.evidence import EvidenceView
+
+
+class ProbeFailureAnalyzer(Analyzer):
+    category = "ProbeFailure"
+
+    def analyze(self, view: EvidenceView) -> Finding | None:
+        return None

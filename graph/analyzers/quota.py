@@ -1,0 +1,13 @@
+"""QuotaExceeded: (analyzer not written yet)."""
+
+from __future__ import annotations
+
+from graph.analyzers.base import Analyzer, Finding
+from graph.evidence import EvidenceView
+
+
+class QuotaExceededAnalyzer(Analyzer):
+    category = "QuotaExceeded"
+
+    def analyze(self, view: EvidenceView) -> Finding | None:
+        return None

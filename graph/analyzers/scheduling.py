@@ -1,0 +1,13 @@
+"""FailedScheduling: (analyzer not written yet)."""
+
+from __future__ import annotations
+
+from graph.analyzers.base import Analyzer, Finding
+from graph.evidence import EvidenceView
+
+
+class FailedSchedulingAnalyzer(Analyzer):
+    category = "FailedScheduling"
+
+    def analyze(self, view: EvidenceView) -> Finding | None:
+        return None

@@ -1,0 +1,13 @@
+"""ServiceUnreachable: (analyzer not written yet)."""
+
+from __future__ import annotations
+
+from graph.analyzers.base import Analyzer, Finding
+from graph.evidence import EvidenceView
+
+
+class ServiceUnreachableAnalyzer(Analyzer):
+    category = "ServiceUnreachable"
+
+    def analyze(self, view: EvidenceView) -> Finding | None:
+        return None

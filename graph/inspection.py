@@ -1,0 +1,343 @@
+"""How the Kubernetes-tool node decides what to read, and how reads land in the evidence store.
+
+Reads are planned in stages, each using what the previous one found:
+  1. the namespace's pods, events, Deployments and ReplicaSets (one list each);
+  2. the failing objects (the focus): their owner chain, logs (previous when restarted) and node;
+  3. what each analyzer's category needs given that evidence (``Analyzer.plan``).
+Lists are namespace-scoped whenever a namespace is known, so a diagnosis never lists the
+whole cluster when it does not have to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from graph.entities import Entities
+from graph.evidence import (
+    Evidence,
+    EvidenceView,
+    K8sObject,
+    key_of,
+    log_key,
+    name_of,
+    namespace_of,
+    object_key,
+)
+from graph.k8s import container_states, is_terminating, unhealthy_score
+from graph.schemas import ReadSpec
+from tools.reader import ClusterReader
+from tools.redact import redact_object, redact_text
+from tools.results import ErrorReason
+
+# Workload kinds a user may name, as kubectl spells them, to their API kind.
+WORKLOAD_KINDS = {
+    "deployment": "Deployment",
+    "statefulset": "StatefulSet",
+    "daemonset": "DaemonSet",
+    "job": "Job",
+    "cronjob": "CronJob",
+    "replicaset": "ReplicaSet",
+}
+_NOISY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+
+
+def compact(obj: K8sObject) -> K8sObject:
+    """Drop what no diagnosis reads (managedFields, last-applied copies), then redact."""
+    meta = dict(obj.get("metadata") or {})
+    meta.pop("managedFields", None)
+    annotations = meta.get("annotations")
+    if annotations:
+        meta["annotations"] = {k: v for k, v in annotations.items() if k not in _NOISY_ANNOTATIONS}
+    slim = dict(obj)
+    slim["metadata"] = meta
+    result: K8sObject = redact_object(slim)
+    return result
+
+
+def execute(reader: ClusterReader, specs: Iterable[ReadSpec], evidence: Evidence, budget: int) -> int:
+    """Perform reads not done before, at most ``budget``; returns how many were made."""
+    made = 0
+    for spec in specs:
+        key = spec.key()
+        if key in evidence["reads"]:
+            continue
+        if made >= budget:
+            evidence["missing"].append(
+                {"what": _describe(spec), "reason": "skipped: read budget for this step spent"}
+            )
+            continue
+        before = reader.request_count
+        status, error = _perform(reader, spec, evidence)
+        evidence["requests"] += max(1, reader.request_count - before)
+        evidence["reads"][key] = status
+        made += 1
+        if error is not None:
+            evidence["missing"].append({"what": _describe(spec), "reason": error})
+    return made
+
+
+def _describe(spec: ReadSpec) -> str:
+    target = f"{spec.kind}/{spec.name}" if spec.name else spec.kind
+    if spec.verb == "logs":
+        target = f"logs of {spec.namespace}/{spec.name} container {spec.container}" + (
+            " (previous instance)" if spec.previous else ""
+        )
+        return target
+    where = f" in namespace {spec.namespace}" if spec.namespace else ""
+    selector = (
+        f" ({spec.label_selector or spec.field_selector})"
+        if spec.label_selector or spec.field_selector
+        else ""
+    )
+    return f"{spec.verb} {target}{where}{selector}"
+
+
+def _perform(reader: ClusterReader, spec: ReadSpec, evidence: Evidence) -> tuple[str, str | None]:
+    if spec.verb == "logs":
+        assert spec.namespace and spec.name and spec.container, (
+            "a log read names namespace, pod and container"
+        )
+        log = reader.logs(spec.namespace, spec.name, spec.container, previous=spec.previous)
+        if log.ok and log.data is not None:
+            evidence["logs"][log_key(spec.namespace, spec.name, spec.container, spec.previous)] = redact_text(
+                log.data
+            )
+            return "ok", None
+        return log.status.value, log.explain()
+    if spec.verb == "get":
+        assert spec.name, "a get names the object"
+        got = reader.get(spec.kind, spec.name, spec.namespace)
+        if got.ok and got.data is not None:
+            obj = compact(got.data)
+            obj.setdefault("kind", spec.kind)
+            evidence["objects"][key_of(obj)] = obj
+            return "ok", None
+        # A 404 is an answer (the object does not exist), not missing data.
+        if got.error is not None and got.error.reason is ErrorReason.NOT_FOUND:
+            return "no_data", None
+        return got.status.value, got.explain()
+    listed = reader.list(
+        spec.kind,
+        spec.namespace,
+        label_selector=spec.label_selector,
+        field_selector=spec.field_selector,
+        limit=2000,
+    )
+    if listed.ok and listed.data is not None:
+        for item in listed.data:
+            obj = compact(item)
+            obj.setdefault("kind", spec.kind)
+            evidence["objects"][key_of(obj)] = obj
+        return ("ok" if listed.data else "no_data"), None
+    return listed.status.value, listed.explain()
+
+
+# --- stage 1: the namespace ---
+
+
+def namespace_reads(namespace: str) -> list[ReadSpec]:
+    why = "what is running and failing in the namespace"
+    return [
+        ReadSpec(verb="list", kind="Pod", namespace=namespace, why=why),
+        ReadSpec(
+            verb="list",
+            kind="Event",
+            namespace=namespace,
+            why="recent events of every object in the namespace",
+        ),
+        ReadSpec(verb="list", kind="Deployment", namespace=namespace, why="workload health and owner chains"),
+        ReadSpec(
+            verb="list", kind="ReplicaSet", namespace=namespace, why="owner chains and rollout revisions"
+        ),
+    ]
+
+
+def find_pod_reads(pod: str) -> list[ReadSpec]:
+    return [
+        ReadSpec(verb="list", kind="Pod", field_selector=f"metadata.name={pod}", why="find the named pod")
+    ]
+
+
+# --- stage 2: focus ---
+
+
+def _named_workloads(
+    view: EvidenceView, namespace: str | None, entities: Entities, workload: str | None
+) -> list[K8sObject]:
+    found: list[K8sObject] = []
+    names = list(entities.get("workloads") or [])
+    if workload:
+        names.insert(0, workload)
+    for item in names:
+        kind_word, _, name = item.partition("/")
+        kind = WORKLOAD_KINDS.get(kind_word.lower().rstrip("s"), kind_word)
+        obj = view.obj(kind, name, namespace)
+        if obj is not None:
+            found.append(obj)
+    # Names mentioned in prose ("orders-api pods keep restarting") that match a workload.
+    for name in entities.get("names") or []:
+        for kind in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"):
+            obj = view.obj(kind, name, namespace)
+            if obj is not None and obj not in found:
+                found.append(obj)
+    return found
+
+
+def _workload_degraded(obj: K8sObject) -> bool:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if obj.get("kind") == "Deployment":
+        desired = spec.get("replicas", 1)
+        conditions = {c.get("type"): c for c in status.get("conditions") or []}
+        progressing = conditions.get("Progressing") or {}
+        return bool(
+            spec.get("paused")
+            or (status.get("unavailableReplicas") or 0) > 0
+            or (status.get("availableReplicas") or 0) < desired
+            or (status.get("updatedReplicas") or 0) < desired
+            or progressing.get("reason") == "ProgressDeadlineExceeded"
+            or (conditions.get("ReplicaFailure") or {}).get("status") == "True"
+        )
+    if obj.get("kind") == "Job":
+        return any(
+            c.get("type") == "Failed" and c.get("status") == "True" for c in status.get("conditions") or []
+        )
+    return False
+
+
+def select_focus(
+    view: EvidenceView, namespace: str | None, pod: str | None, workload: str | None, entities: Entities
+) -> list[str]:
+    """The objects the diagnosis is about, most relevant first (at most a few pods and workloads)."""
+    pods = view.objs("Pod", namespace)
+    named_pods = [pod] if pod else []
+    named_pods += entities.get("pods") or []
+    for name in named_pods:
+        for candidate in pods:
+            if name_of(candidate) == name:
+                return [key_of(candidate), *[key_of(o) for o in view.owner_chain(candidate)]]
+
+    workloads = _named_workloads(view, namespace, entities, workload)
+    scored = sorted(((unhealthy_score(p), p) for p in pods), key=lambda item: -item[0])
+    focus: list[str] = []
+    if workloads:
+        for wl in workloads:
+            focus.append(key_of(wl))
+            owned = [p for p in view.pods_of(wl)] if wl.get("kind") != "Pod" else []
+            owned_scored = sorted(owned, key=lambda p: -unhealthy_score(p))
+            focus.extend(key_of(p) for p in owned_scored[:3])
+        # A named workload whose own pods are healthy may be failing because of another
+        # (a dependency); keep the worst other pods in view behind it.
+        focus.extend(key_of(p) for s, p in scored[:2] if s > 0)
+    else:
+        unhealthy = [p for s, p in scored if s > 0]
+        if unhealthy:
+            worst_owner = view.workload_of(unhealthy[0])
+            same = [p for p in unhealthy if view.workload_of(p) == worst_owner]
+            focus.extend(key_of(p) for p in same[:3])
+            focus.extend(key_of(o) for o in view.owner_chain(unhealthy[0]))
+            focus.extend(key_of(p) for p in unhealthy if key_of(p) not in focus)
+        for kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            for obj in view.objs(kind, namespace):
+                if _workload_degraded(obj) and key_of(obj) not in focus:
+                    focus.append(key_of(obj))
+    return list(dict.fromkeys(focus))[:8]
+
+
+def focus_reads(view: EvidenceView) -> list[ReadSpec]:
+    """Owner objects not read yet, logs of the failing containers, and the pods' nodes."""
+    specs: list[ReadSpec] = []
+    focus_pods = view.focus_pods()
+    for index, pod in enumerate(focus_pods[:3]):
+        ns = namespace_of(pod)
+        for ref in view.owner_refs(pod):
+            kind, name = str(ref.get("kind")), str(ref.get("name"))
+            if view.obj(kind, name, ns) is None:
+                specs.append(ReadSpec(verb="get", kind=kind, namespace=ns, name=name, why="owner of the pod"))
+        for owner in view.owner_chain(pod):
+            for ref in view.owner_refs(owner):
+                kind, name = str(ref.get("kind")), str(ref.get("name"))
+                if view.obj(kind, name, ns) is None:
+                    specs.append(
+                        ReadSpec(verb="get", kind=kind, namespace=ns, name=name, why="owner of the owner")
+                    )
+        if index == 0 or view.workload_of(pod) != view.workload_of(focus_pods[0]):
+            specs.extend(_log_reads(pod, limit=2 if index == 0 else 1))
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node and view.obj("Node", node) is None and index < 2:
+            specs.append(ReadSpec(verb="get", kind="Node", name=node, why="the node the pod runs on"))
+    return specs
+
+
+def _log_reads(pod: K8sObject, limit: int) -> list[ReadSpec]:
+    ns, name = namespace_of(pod), name_of(pod)
+    specs: list[ReadSpec] = []
+    states = sorted(
+        container_states(pod),
+        key=lambda c: (
+            -(
+                (10 if c.waiting_reason in ("CrashLoopBackOff", "Error") else 0)
+                + (5 if c.init and not c.ready and (c.restarts or c.terminated_reason) else 0)
+                + c.restarts
+                + (3 if c.terminated_reason not in (None, "Completed") else 0)
+            )
+        ),
+    )
+    for c in states:
+        if c.restarts > 0 or c.last_reason:
+            specs.append(
+                ReadSpec(
+                    verb="logs",
+                    kind="Pod",
+                    namespace=ns,
+                    name=name,
+                    container=c.name,
+                    previous=True,
+                    why="log of the crashed instance",
+                )
+            )
+        if c.running or c.terminated_reason or is_terminating(pod):
+            specs.append(
+                ReadSpec(
+                    verb="logs", kind="Pod", namespace=ns, name=name, container=c.name, why="current log"
+                )
+            )
+        if len(specs) >= limit:
+            break
+    return specs[:limit]
+
+
+def record_focus(evidence: Evidence, focus: list[str]) -> None:
+    evidence["focus"] = list(dict.fromkeys([*focus, *evidence["focus"]]))[:12]
+
+
+def pod_namespace_from_reads(evidence: Evidence, pod: str) -> str | None:
+    for key in evidence["objects"]:
+        kind, ns, name = key.split("/", 2)
+        if kind == "Pod" and name == pod and ns:
+            return ns
+    return None
+
+
+def workload_reads(namespace: str | None, entities: Entities, workload: str | None) -> list[ReadSpec]:
+    """Gets for named workloads that the namespace lists do not cover (StatefulSets, Jobs...)."""
+    specs: list[ReadSpec] = []
+    names = list(entities.get("workloads") or [])
+    if workload:
+        names.insert(0, workload)
+    for item in names:
+        kind_word, _, name = item.partition("/")
+        kind = WORKLOAD_KINDS.get(kind_word.lower().rstrip("s"))
+        if kind and kind not in ("Deployment", "ReplicaSet") and namespace:
+            specs.append(
+                ReadSpec(verb="get", kind=kind, namespace=namespace, name=name, why="the named workload")
+            )
+    return specs
+
+
+def object_exists(evidence: Evidence, kind: str, name: str, namespace: str | None) -> bool:
+    return object_key(kind, name, namespace) in evidence["objects"]
+
+
+def as_specs(raw: Iterable[dict[str, Any]]) -> list[ReadSpec]:
+    return [ReadSpec.model_validate(item) for item in raw]

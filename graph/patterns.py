@@ -1,0 +1,190 @@
+"""Text patterns of the taxonomy: what each category looks like in a paste, an event or a log.
+
+Patterns come from the messages Kubernetes components, container runtimes and Terraform
+print (kubelet event reasons, scheduler messages, API server errors). They rank hypotheses
+for the classifier and help analyzers read logs; they never decide a category on their own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Pattern:
+    category: str
+    regex: re.Pattern[str]
+    weight: float
+    label: str
+
+
+def _p(category: str, pattern: str, weight: float, label: str) -> Pattern:
+    return Pattern(category, re.compile(pattern, re.IGNORECASE), weight, label)
+
+
+PATTERNS: tuple[Pattern, ...] = (
+    _p(
+        "CrashLoopBackOff",
+        r"crash\s*loop\s*back\s*off|back-off restarting failed container",
+        0.6,
+        "CrashLoopBackOff",
+    ),
+    _p(
+        "CrashLoopBackOff",
+        r"keep(s)? restarting|restart(ing|s)? (every|constantly|repeatedly)|\b\d+ restarts\b",
+        0.3,
+        "restarts",
+    ),
+    _p(
+        "OOMKilled",
+        r"oom\s*-?kill|out of memory|exit(ed)?( with)?( code)?:? 137\b|memory limit|java\.lang\.OutOfMemoryError|"
+        r"\bheap\b",
+        0.7,
+        "out of memory",
+    ),
+    _p(
+        "ImagePullBackOff",
+        r"image\s*pull\s*back\s*off|errimagepull|failed to pull image|manifest unknown|"
+        r"pull access denied|invalidimagename|toomanyrequests",
+        0.9,
+        "image pull",
+    ),
+    _p(
+        "CreateContainerConfigError",
+        r"createcontainerconfigerror|couldn't find key|configmap \"?[\w.-]+\"? not found|"
+        r"secret \"?[\w.-]+\"? not found",
+        0.8,
+        "config reference",
+    ),
+    _p(
+        "CreateContainerError",
+        r"createcontainererror|executable file not found|exec format error|"
+        r"no such file or directory|runcontainererror|starterror|oci runtime create failed|exit code:? 128",
+        0.7,
+        "runtime cannot start",
+    ),
+    _p(
+        "FailedScheduling",
+        r"failedscheduling|\d+/\d+ nodes are available|insufficient (cpu|memory|nvidia|pods)|"
+        r"didn't match (pod's )?node (affinity|selector)|untolerated taint|unbound immediate persistentvolumeclaims|"
+        r"volume node affinity conflict|\bpending\b",
+        0.6,
+        "scheduling",
+    ),
+    _p(
+        "ProbeFailure",
+        r"(liveness|readiness|startup) probe failed|probe failed|unhealthy|failed (liveness|readiness)",
+        0.7,
+        "probe",
+    ),
+    _p(
+        "Evicted",
+        r"\bevicted\b|eviction|low on resource|ephemeral[- ]storage|containerstatusunknown",
+        0.7,
+        "eviction",
+    ),
+    _p(
+        "VolumeMountFailure",
+        r"failedmount|failedattachvolume|mountvolume\.setup failed|multi-attach|"
+        r"unable to attach or mount volumes|timed out waiting for the condition",
+        0.8,
+        "volume mount",
+    ),
+    _p(
+        "InitContainerFailure", r"init:(error|crashloopbackoff|\d+/\d+)|init container", 0.8, "init container"
+    ),
+    _p(
+        "NodeNotReady",
+        r"node(s)? (is |are )?not ?ready|notready|kubelet stopped posting|nodestatusunknown|"
+        r"(memory|disk|pid)pressure|stuck in terminating|\bterminating\b",
+        0.6,
+        "node",
+    ),
+    _p(
+        "ServiceUnreachable",
+        r"\b50[234]\b|no (ready )?endpoints|connection refused|service unavailable|"
+        r"upstream connect error|no healthy upstream|bad gateway",
+        0.5,
+        "service",
+    ),
+    _p(
+        "DNSFailure",
+        r"no such host|lookup [\w.-]+ on [\d.:]+|name resolution|could not resolve|nxdomain|"
+        r"temporary failure in name resolution|i/o timeout.*:53|coredns|servfail",
+        0.6,
+        "dns",
+    ),
+    _p(
+        "QuotaExceeded",
+        r"exceeded quota|forbidden: exceeded|resourcequota|limitrange|maximum (cpu|memory) usage|"
+        r"must specify (limits|requests)|only \d+ pods",
+        0.8,
+        "quota",
+    ),
+    _p(
+        "AdmissionDenied",
+        r"admission webhook \"?[\w.-]+\"? denied|denied the request|gatekeeper|violates podsecurity|"
+        r"pod security|kyverno|validating ?admission ?polic",
+        0.8,
+        "admission",
+    ),
+    _p(
+        "RBACForbidden",
+        r"is forbidden: user|cannot (get|list|watch|create|update|patch|delete) resource|"
+        r"system:serviceaccount:|rbac",
+        0.8,
+        "rbac",
+    ),
+    _p(
+        "RolloutStuck",
+        r"progressdeadlineexceeded|exceeded its progress deadline|rollout status|rollout (hangs|stuck)|"
+        r"waiting for deployment|paused",
+        0.5,
+        "rollout",
+    ),
+    _p(
+        "JobFailed",
+        r"backofflimitexceeded|backoff limit|deadlineexceeded|job has reached|\bjob\b|cronjob|nightly",
+        0.5,
+        "job",
+    ),
+    _p(
+        "HPAFailure",
+        r"\bhpa\b|horizontalpodautoscaler|<unknown>/\d+%|failedgetresourcemetric|"
+        r"unable to get metrics|missing request for|failedcomputemetricsreplicas|not scal(e|ing)",
+        0.7,
+        "hpa",
+    ),
+    _p(
+        "PodSandboxFailure",
+        r"failedcreatepodsandbox|pod sandbox|failed to assign an ip|\bcni\b|"
+        r"containercreating",
+        0.6,
+        "sandbox",
+    ),
+    _p(
+        "CertificateError",
+        r"x509|certificate (has )?expired|err_cert|tls handshake|certificate signed by unknown|"
+        r"cert-manager|certificate",
+        0.7,
+        "certificate",
+    ),
+    _p(
+        "TerraformStateLock",
+        r"error acquiring the state lock|state lock|conditionalcheckfailedexception|"
+        r"terraform (force-)?unlock|lock info:",
+        1.0,
+        "terraform lock",
+    ),
+)
+
+
+def match_patterns(text: str) -> dict[str, tuple[float, list[str]]]:
+    """Per category: the summed weight of matching patterns and their labels."""
+    scores: dict[str, tuple[float, list[str]]] = {}
+    for pattern in PATTERNS:
+        if pattern.regex.search(text):
+            weight, labels = scores.get(pattern.category, (0.0, []))
+            scores[pattern.category] = (weight + pattern.weight, [*labels, pattern.label])
+    return scores
