@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from typing import Annotated, Any, NotRequired, TypedDict
 
 from graph.entities import Entities
@@ -10,11 +9,24 @@ from graph.evidence import Evidence
 
 
 def merge_timings(left: dict[str, float] | None, right: dict[str, float] | None) -> dict[str, float]:
-    """Add up time per node: a node that runs again in a critic loop adds to its total."""
+    """Add up time per node: a node that runs again in a critic loop adds to its total.
+
+    ``classify`` starts every run, so its update starts a fresh tally: in a chat thread the
+    previous run's timings do not leak into the next diagnosis.
+    """
+    if right and "classify" in right:
+        return dict(right)
     merged = dict(left or {})
     for node, ms in (right or {}).items():
         merged[node] = round(merged.get(node, 0.0) + ms, 3)
     return merged
+
+
+def count_loops(left: int | None, right: int | None) -> int:
+    """Critic loops of the current run: ``None`` (sent by classify) resets, a number adds."""
+    if right is None:
+        return 0
+    return (left or 0) + right
 
 
 class Hypothesis(TypedDict):
@@ -69,7 +81,7 @@ class State(InputState):
     """What happened with the model, for missing_data (analyze, critique)."""
     verdict: NotRequired[dict[str, Any]]
     """The critic's structured verdict (critique)."""
-    loops: Annotated[int, operator.add]
+    loops: Annotated[int, count_loops]
     """How many times the critic sent the graph back for more data."""
     timings_ms: Annotated[dict[str, float], merge_timings]
     """Time spent per node."""

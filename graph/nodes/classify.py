@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.entities import extract_entities
+from graph.evidence import empty_evidence
 from graph.nodes.timing import timed
 from graph.patterns import match_patterns
 from graph.schemas import DiagnoseRequest
@@ -48,5 +49,12 @@ def classify(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "workload": request.workload,
         "entities": entities,
         "hypotheses": hypotheses,
+        # A new question in a chat thread starts a new diagnosis: clear the previous run's work.
+        "evidence": empty_evidence(request.namespace),
+        "wanted": [],
+        "findings": [],
+        "runbooks": [],
+        "model_notes": [],
+        "loops": None,
         "timings_ms": timings,
     }

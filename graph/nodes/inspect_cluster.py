@@ -120,7 +120,7 @@ def inspect_cluster(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx, deps = resolve(runtime.context)
     timings: dict[str, float] = {}
     with timed("inspect_cluster", timings):
-        if "evidence" not in state:
+        if not state.get("wanted"):
             evidence = _first_pass(state, deps.reader, ctx)
         else:
             evidence = copy.deepcopy(state["evidence"])
