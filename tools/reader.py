@@ -69,9 +69,17 @@ class ClusterReader(Protocol):
         ...
 
 
+# kubectl apply copies the whole manifest, data included, into this annotation.
+LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
+
+
 def strip_secret(obj: K8sObject) -> K8sObject:
-    """A Secret reduced to metadata, type and key names."""
+    """A Secret reduced to metadata, type and key names (and no last-applied copy of its data)."""
     keys = sorted({*(obj.get("data") or {}), *(obj.get("stringData") or {})})
     slim = {k: v for k, v in obj.items() if k not in ("data", "stringData")}
+    meta = slim.get("metadata")
+    if isinstance(meta, dict) and LAST_APPLIED_ANNOTATION in (meta.get("annotations") or {}):
+        annotations = {**meta["annotations"], LAST_APPLIED_ANNOTATION: "<redacted:secret-manifest>"}
+        slim["metadata"] = {**meta, "annotations": annotations}
     slim["keyNames"] = keys if keys else list(obj.get("keyNames") or [])
     return slim
