@@ -25,19 +25,19 @@ def fingerprint(category: str, root_cause_id: str, affected: list[dict[str, Any]
 
 
 def _runbooks(state: State, category: str, deps: Any) -> list[dict[str, Any]]:
+    """Retrieval's ranking, with the runbook that covers the diagnosed category first."""
     hits = [dict(h) for h in state.get("runbooks") or []]
     wanted = runbook_id(category)
-    if category != "Unknown" and all(h["id"] != wanted for h in hits[:3]) and deps.runbooks is not None:
+    if category == "Unknown":
+        return hits[:5]
+    top = max((h["score"] for h in hits), default=1.0)
+    lead = next((h for h in hits if h["id"] == wanted), None)
+    if lead is None and deps.runbooks is not None:
         book = deps.runbooks.get(wanted)
         if book is not None:
-            top = max((h["score"] for h in hits), default=1.0)
-            hits = [h for h in hits if h["id"] != wanted]
-            hits.insert(
-                0, {"id": wanted, "title": book.title, "score": round(float(top), 4), "section": None}
-            )
-    elif hits and hits[0]["id"] != wanted:
-        # The runbook of the diagnosed category leads; retrieval ranked the others.
-        hits.sort(key=lambda h: h["id"] != wanted)
+            lead = {"id": wanted, "title": book.title, "score": top, "section": None}
+    if lead is not None:
+        hits = [{**lead, "score": round(float(top), 4)}] + [h for h in hits if h["id"] != wanted]
     return hits[:5]
 
 
