@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import TypedDict
+
+from typing_extensions import TypedDict
 
 from graph.schemas import DNS1123_LABEL
 

@@ -8,7 +8,9 @@ so the critic can tell "not read yet" from "read, and it does not exist".
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypedDict
+from typing import Any
+
+from typing_extensions import TypedDict
 
 K8sObject = dict[str, Any]
 

@@ -196,3 +196,30 @@ def owner_kind_name(obj: K8sObject) -> tuple[str, str] | None:
 def resource_of(kind: str) -> str:
     """The kubectl resource word for a kind (``deployment``, ``statefulset``...)."""
     return kind.lower()
+
+
+def effective_requests(pod_or_template: K8sObject, field: str = "requests") -> dict[str, Decimal]:
+    """What the scheduler and quota count for a pod: per resource, the larger of the sum over
+    app containers and the largest init container (init containers run one at a time)."""
+    spec = pod_spec(pod_or_template)
+    totals: dict[str, Decimal] = {}
+    for container in spec.get("containers") or []:
+        for resource, value in ((container.get("resources") or {}).get(field) or {}).items():
+            amount = parse_quantity(value)
+            if amount is not None:
+                totals[resource] = totals.get(resource, Decimal(0)) + amount
+    for container in spec.get("initContainers") or []:
+        for resource, value in ((container.get("resources") or {}).get(field) or {}).items():
+            amount = parse_quantity(value)
+            if amount is not None and amount > totals.get(resource, Decimal(0)):
+                totals[resource] = amount
+    return totals
+
+
+def format_resource(resource: str, value: Decimal) -> str:
+    """A quantity in the unit kubectl shows for the resource (``3920m`` cpu, ``768Mi`` memory)."""
+    if resource.endswith("cpu"):
+        return format_cpu(value)
+    if resource.endswith(("memory", "storage")) or resource.startswith("hugepages-"):
+        return format_bytes(value)
+    return str(int(value)) if value == value.to_integral_value() else str(value)

@@ -32,3 +32,7 @@ def version() -> None:
     from importlib.metadata import version as dist_version
 
     typer.echo(dist_version("idp-agent"))
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m idp.cli
+    app()

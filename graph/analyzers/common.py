@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 
@@ -76,3 +77,32 @@ def event_messages(
 ) -> list[K8sObject]:
     wanted = set(reasons)
     return [e for e in view.events_for(obj, with_owners=with_owners) if e.get("reason") in wanted]
+
+
+def similar_names(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
+    """Existing names that look like a typo or a rename of ``name``, closest first."""
+    pool = [c for c in dict.fromkeys(candidates) if c != name]
+    close = difflib.get_close_matches(name, pool, n=limit, cutoff=0.6)
+    # A rename often keeps the stem ("gateway-nginx-conf" -> "gateway-nginx-config").
+    stem = [c for c in pool if c not in close and (c.startswith(name) or name.startswith(c))]
+    return (close + stem)[:limit]
+
+
+def container_path(pod: K8sObject, container: str) -> str | None:
+    """``containers/<i>`` or ``initContainers/<i>`` of a container in the pod spec (for JSON patches)."""
+    spec = pod.get("spec") or {}
+    for field in ("containers", "initContainers"):
+        for index, item in enumerate(spec.get(field) or []):
+            if item.get("name") == container:
+                return f"{field}/{index}"
+    return None
+
+
+def template_prefix(workload_kind: str) -> str:
+    """Where the pod spec sits in a workload, as a JSON-patch path prefix."""
+    kind = workload_kind.lower()
+    if kind == "pod":
+        return "/spec"
+    if kind == "cronjob":
+        return "/spec/jobTemplate/spec/template/spec"
+    return "/spec/template/spec"

@@ -1,13 +1,379 @@
-"""ImagePullBackOff: (analyzer not written yet)."""
+"""ImagePullBackOff: the kubelet cannot pull a container's image (ErrImagePull, ImagePullBackOff).
+
+The pull error the runtime reports (in the ``Failed`` event and the waiting message) names the
+sub-cause: a tag or repository that does not exist, credentials the registry refuses, a registry
+that cannot be reached, Docker Hub's rate limit, an image built for another CPU architecture, or
+an image reference that does not parse.
+"""
 
 from __future__ import annotations
 
-from graph.analyzers.base import Analyzer, Finding
-from graph.evidence import EvidenceView
+import re
+
+from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
+from graph.analyzers.common import failing_containers, template_prefix, workload_ref
+from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
+from graph.k8s import ContainerState, container_spec, pod_spec
+from graph.schemas import ReadSpec
+
+PULL_REASONS = frozenset(
+    {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"}
+)
+_PULL_IMAGE = re.compile(r'(?:Failed to pull image|Back-off pulling image|pulling image) "([^"]+)"', re.I)
+
+# Checked in order: the first that matches the runtime's error names the sub-cause.
+_SUBCAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "invalid-name",
+        re.compile(r"InvalidImageName|invalid reference format|couldn't parse image|Failed to apply default", re.I),
+    ),
+    ("never-pull", re.compile(r"ErrImageNeverPull|pull policy is Never|imagePullPolicy is Never", re.I)),
+    ("rate-limit", re.compile(r"toomanyrequests|too many requests|pull rate limit|\b429\b", re.I)),
+    (
+        "architecture",
+        re.compile(r"no matching manifest for|no match for platform|does not match the specified platform", re.I),
+    ),
+    (
+        "access-denied",
+        re.compile(r"pull access denied|repository does not exist or may require|insufficient_scope", re.I),
+    ),
+    (
+        "auth",
+        re.compile(
+            r"unauthorized|authentication required|no basic auth credentials|403 Forbidden|denied:|"
+            r"requested access to the resource is denied|authorization failed|invalid username/password",
+            re.I,
+        ),
+    ),
+    ("not-found", re.compile(r"not found|manifest unknown|name unknown|\b404\b", re.I)),
+    (
+        "unreachable",
+        re.compile(
+            r"dial tcp|i/o timeout|no such host|connection refused|TLS handshake|context deadline exceeded|"
+            r"x509|network is unreachable|request canceled|connection reset|server misbehaving|: EOF",
+            re.I,
+        ),
+    ),
+)
+
+
+def _pulling(c: ContainerState) -> bool:
+    return c.waiting_reason in PULL_REASONS
+
+
+def split_image(image: str) -> tuple[str, str, str]:
+    """(registry, repository, tag-or-digest) of an image reference, Docker Hub defaults applied."""
+    name, digest = (image.split("@", 1) + [""])[:2]
+    tag = ""
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name, tag = name.rsplit(":", 1)
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        registry, repo = first, rest
+    else:
+        registry, repo = "docker.io", name if "/" in name else f"library/{name}"
+    return registry, repo, digest or tag or "latest"
+
+
+def _sub_cause(message: str) -> str:
+    for name, pattern in _SUBCAUSES:
+        if pattern.search(message):
+            return name
+    return "failed"
+
+
+def _valid_image(image: str) -> str | None:
+    """A parseable spelling of a malformed reference, when the mistake is mechanical."""
+    fixed = re.sub(r"^\w+://", "", image.strip()).replace(" ", "")
+    name, sep, tag = fixed.rpartition(":") if ":" in fixed.rsplit("/", 1)[-1] else (fixed, "", "")
+    fixed = name.lower() + sep + tag
+    fixed = re.sub(r"/{2,}", "/", fixed).rstrip(":")
+    return fixed if fixed != image and re.match(r"^[a-z0-9][\w.\-/:]*[\w]$", fixed) else None
 
 
 class ImagePullBackOffAnalyzer(Analyzer):
     category = "ImagePullBackOff"
 
+    def plan(self, view: EvidenceView) -> list[ReadSpec]:
+        specs: list[ReadSpec] = []
+        for pod, state in list(failing_containers(view, _pulling))[:1]:
+            ns = namespace_of(pod)
+            message = self._message(view, pod, state)[0]
+            if _sub_cause(message) not in ("auth", "access-denied", "rate-limit", "failed"):
+                continue
+            spec = pod_spec(pod)
+            # Which credentials the pod would use: its own pull secrets and its service account's.
+            for item in spec.get("imagePullSecrets") or []:
+                specs.append(
+                    ReadSpec(
+                        verb="get",
+                        kind="Secret",
+                        namespace=ns,
+                        name=str(item.get("name")),
+                        why="the image pull secret the pod references (metadata only)",
+                    )
+                )
+            specs.append(
+                ReadSpec(
+                    verb="get",
+                    kind="ServiceAccount",
+                    namespace=ns,
+                    name=str(spec.get("serviceAccountName") or "default"),
+                    why="image pull secrets attached to the pod's service account",
+                )
+            )
+        return [s for s in specs if not view.was_read(s.key())]
+
+    @staticmethod
+    def _message(view: EvidenceView, pod: K8sObject, state: ContainerState) -> tuple[str, K8sObject | None]:
+        """The most specific pull error: the runtime's ``Failed to pull image`` event, else the waiting message."""
+        image = state.image or ""
+        for event in view.events_for(pod):
+            text = str(event.get("message") or "")
+            if event.get("reason") in ("Failed", "InspectFailed", "ErrImageNeverPull") and (
+                not image or image in text or state.name in str((event.get("involvedObject") or {}).get("fieldPath"))
+            ):
+                if text.startswith("Error: ") and len(text) < 40:
+                    continue  # "Error: ErrImagePull" says nothing the waiting reason does not
+                return text, event
+        return str(state.waiting_message or state.waiting_reason or ""), None
+
     def analyze(self, view: EvidenceView) -> Finding | None:
+        hits = list(failing_containers(view, _pulling))
+        if not hits:
+            return None
+        pod, state = hits[0]
+        ns, pod_name = namespace_of(pod), name_of(pod)
+        target = workload_ref(view, pod)
+        spec = container_spec(pod, state.name) or {}
+        image = str(spec.get("image") or state.image or "")
+        message, event = self._message(view, pod, state)
+        if not image:
+            found = _PULL_IMAGE.search(message)
+            image = found.group(1) if found else "?"
+        sub = _sub_cause(f"{state.waiting_reason} {message}")
+        registry, repo, tag = split_image(image)
+        kind_word = "init container" if state.init else "container"
+        status_field = "initContainerStatuses" if state.init else "containerStatuses"
+        facts = [
+            Fact(
+                f"{kind_word} {state.name} is waiting with reason {state.waiting_reason} for image {image}",
+                src_obj(pod, f"status.{status_field}[{state.name}].state.waiting"),
+            )
+        ]
+        if event is not None:
+            facts.append(Fact(message[:500], src_event(event)))
+        elif message and message != state.waiting_reason:
+            facts.append(Fact(message[:500], src_obj(pod, f"status.{status_field}[{state.name}].state.waiting.message")))
+        same = [p for p, s in hits if s.name == state.name and workload_ref(view, p) == target]
+        if len(same) > 1:
+            facts.append(Fact(f"{len(same)} pods of {target} fail to pull the same image", "pods in namespace"))
+        previous = self._serving_image(view, pod, state.name, image)
+        if previous:
+            facts.append(
+                Fact(
+                    f"the previous ReplicaSet {name_of(previous[0])} still runs {previous[1]} with ready pods",
+                    src_obj(previous[0], "spec.template"),
+                )
+            )
+        secrets, secret_facts, secrets_note = self._pull_secrets(view, pod)
+        facts += secret_facts
+
+        container_flag = f"{state.name}="
+        set_image = f"kubectl set image {target}{ns_flag(ns)} {container_flag}"
+        where = f"{kind_word} {state.name} of pod {pod_name} ({target})"
+        fixes: list[str] = []
+        cause_id = f"imagepull.{sub}"
+        score = 0.95
+        if sub == "not-found":
+            cause = (
+                f"The image {image} cannot be pulled for {where}: the registry {registry} answers not found for "
+                f"{repo}:{tag} — the tag (or repository) was never pushed or was deleted."
+            )
+            if previous:
+                fixes.append(f"{set_image}{previous[1]}")
+            fixes.append(f"crane ls {registry}/{repo}")
+            fixes.append(f"{set_image}{registry}/{repo}:<existing-tag>")
+        elif sub in ("auth", "access-denied"):
+            denied = "refuses the credentials" if sub == "auth" else "denies access (pull access denied)"
+            cause = (
+                f"The image {image} cannot be pulled for {where}: registry {registry} {denied} — {secrets_note}."
+            )
+            if sub == "access-denied":
+                cause = cause[:-1] + f"; or the repository {repo} does not exist under that name."
+            fixes += self._auth_fixes(view, pod, registry, secrets, ns)
+        elif sub == "rate-limit":
+            cause = (
+                f"The image {image} cannot be pulled for {where}: {registry} rejects the pull with toomanyrequests "
+                f"(pull rate limit reached for {'anonymous pulls' if not secrets else 'these credentials'})."
+            )
+            fixes += self._auth_fixes(view, pod, registry, secrets, ns)
+            fixes.append(f"crane copy {image} <your-registry>/{repo}:{tag}")
+            fixes.append(f"{set_image}<your-registry>/{repo}:{tag}")
+        elif sub == "architecture":
+            arch = self._node_arch(view, pod)
+            cause = (
+                f"The image {image} cannot be pulled for {where}: it has no manifest for the node's platform"
+                f"{f' (linux/{arch})' if arch else ''} — it was built for another CPU architecture."
+            )
+            fixes.append(f"docker buildx imagetools inspect {image}")
+            fixes.append(
+                f"docker buildx build --platform linux/amd64,linux/arm64 -t {image} --push ."
+            )
+            if arch:
+                other = "amd64" if arch == "arm64" else "arm64"
+                fixes.append(
+                    f"kubectl patch {target}{ns_flag(ns)} --type=merge -p "
+                    f"'{{\"spec\":{{\"template\":{{\"spec\":{{\"nodeSelector\":{{\"kubernetes.io/arch\":\"{other}\"}}}}}}}}}}'"
+                )
+        elif sub == "invalid-name":
+            cause = f"The image reference {image!r} of {where} is not a valid image name (InvalidImageName)."
+            fixes.append(f"{set_image}{_valid_image(image) or '<registry>/<repository>:<tag>'}")
+        elif sub == "never-pull":
+            cause = (
+                f"The image {image} of {where} is not present on the node and imagePullPolicy is Never, so the "
+                "kubelet will not pull it."
+            )
+            path = self._container_json_path(view, pod, state)
+            fixes.append(
+                f"kubectl patch {target}{ns_flag(ns)} --type=json -p "
+                f"'[{{\"op\":\"replace\",\"path\":\"{path}/imagePullPolicy\",\"value\":\"IfNotPresent\"}}]'"
+            )
+        elif sub == "unreachable":
+            node = str((pod.get("spec") or {}).get("nodeName") or "<node>")
+            cause = (
+                f"The image {image} cannot be pulled for {where}: the node cannot reach registry {registry} "
+                f"({self._quote(message)})."
+            )
+            fixes.append(f"kubectl debug node/{node} -it --image=busybox:1.36 -- nslookup {registry}")
+            fixes.append(
+                f"kubectl debug node/{node} -it --image=curlimages/curl:8.8.0 -- curl -sv https://{registry}/v2/"
+            )
+        else:
+            score = 0.85
+            cause = f"The image {image} cannot be pulled for {where}: {self._quote(message) or state.waiting_reason}."
+            fixes.append(f"crane manifest {image}")
+        if previous and sub != "not-found":
+            fixes.append(f"kubectl rollout undo {target}{ns_flag(ns)}")
+        fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
+        return Finding(
+            category=self.category,
+            score=score,
+            root_cause_id=cause_id,
+            root_cause=cause,
+            summary=f"{target} cannot pull {image} ({sub.replace('-', ' ')})",
+            facts=facts,
+            fix_commands=fixes,
+            prevention=[
+                "Deploy images by a tag or digest that CI has pushed and verified (crane manifest) before the "
+                "manifest change merges.",
+                "Keep pull credentials on the namespace's service account and rotate them before they expire.",
+                "Mirror public base images into your own registry to avoid rate limits and outages.",
+            ],
+            affected=[ref(pod)],
+        )
+
+    @staticmethod
+    def _quote(message: str) -> str:
+        return message.strip()[:300]
+
+    @staticmethod
+    def _container_json_path(view: EvidenceView, pod: K8sObject, state: ContainerState) -> str:
+        found = view.workload_of(pod)
+        prefix = template_prefix(found[0] if found else "Pod")
+        field = "initContainers" if state.init else "containers"
+        names = [c.get("name") for c in (pod_spec(pod).get(field) or [])]
+        index = names.index(state.name) if state.name in names else 0
+        return f"{prefix}/{field}/{index}"
+
+    @staticmethod
+    def _serving_image(view: EvidenceView, pod: K8sObject, container: str, image: str) -> tuple[K8sObject, str] | None:
+        """An older ReplicaSet of the same Deployment whose pods run another image of this container."""
+        chain = view.owner_chain(pod)
+        if not chain or chain[0].get("kind") != "ReplicaSet":
+            return None
+        rs = chain[0]
+        deployment = view.owner(rs)
+        for other in view.objs("ReplicaSet", namespace_of(rs)):
+            if other is rs or deployment is None or view.owner(other) is not deployment:
+                continue
+            if not (other.get("status") or {}).get("readyReplicas"):
+                continue
+            spec = container_spec(other, container) or {}
+            if spec.get("image") and spec.get("image") != image:
+                return other, str(spec["image"])
         return None
+
+    @staticmethod
+    def _node_arch(view: EvidenceView, pod: K8sObject) -> str | None:
+        node = view.obj("Node", str((pod.get("spec") or {}).get("nodeName") or ""))
+        if node is None:
+            return None
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        info = (node.get("status") or {}).get("nodeInfo") or {}
+        arch = labels.get("kubernetes.io/arch") or info.get("architecture")
+        return str(arch) if arch else None
+
+    @staticmethod
+    def _pull_secrets(view: EvidenceView, pod: K8sObject) -> tuple[list[str], list[Fact], str]:
+        """Pull secrets the pod would use, facts about them, and a phrase for the root cause."""
+        ns = namespace_of(pod)
+        spec = pod_spec(pod)
+        names = [str(s.get("name")) for s in spec.get("imagePullSecrets") or [] if s.get("name")]
+        facts: list[Fact] = []
+        sa_name = str(spec.get("serviceAccountName") or "default")
+        sa = view.obj("ServiceAccount", sa_name, ns)
+        if sa is not None:
+            sa_secrets = [str(s.get("name")) for s in sa.get("imagePullSecrets") or [] if s.get("name")]
+            if sa_secrets:
+                facts.append(
+                    Fact(f"service account {sa_name} adds imagePullSecrets {', '.join(sa_secrets)}", src_obj(sa, "imagePullSecrets"))
+                )
+            names += [n for n in sa_secrets if n not in names]
+        if not names:
+            facts.append(Fact("the pod has no imagePullSecrets", src_obj(pod, "spec.imagePullSecrets")))
+            return [], facts, "the pod sends no credentials: it has no imagePullSecrets"
+        missing = [
+            n
+            for n in names
+            if view.read_status(ReadSpec(verb="get", kind="Secret", namespace=ns, name=n).key()) == "no_data"
+            or any(
+                n in str(e.get("message"))
+                for e in view.events_for(pod)
+                if e.get("reason") == "FailedToRetrieveImagePullSecret"
+            )
+        ]
+        facts.append(Fact(f"imagePullSecrets: {', '.join(names)}", src_obj(pod, "spec.imagePullSecrets")))
+        if missing:
+            facts.append(Fact(f"Secret {', '.join(missing)} does not exist in namespace {ns}", f"get Secret -n {ns}"))
+            return names, facts, f"the pull secret {', '.join(missing)} it references does not exist in namespace {ns}"
+        for n in names:
+            secret = view.obj("Secret", n, ns)
+            if secret is not None and secret.get("type") not in (None, "kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg"):
+                facts.append(Fact(f"Secret {n} has type {secret.get('type')}, not kubernetes.io/dockerconfigjson", src_obj(secret, "type")))
+                return names, facts, f"the pull secret {n} is of type {secret.get('type')}, which the kubelet ignores"
+        return names, facts, f"the credentials in {', '.join(names)} are wrong, expired or lack pull access"
+
+    def _auth_fixes(
+        self, view: EvidenceView, pod: K8sObject, registry: str, secrets: list[str], ns: str | None
+    ) -> list[str]:
+        target = workload_ref(view, pod)
+        name = secrets[0] if secrets else f"{registry.split('.')[0].split(':')[0]}-pull"
+        kind, _, workload = target.partition("/")
+        create = (
+            f"kubectl create secret docker-registry {name}{ns_flag(ns)} --docker-server={registry} "
+            f"--docker-username=<user> --docker-password=<token>"
+        )
+        fixes = [create + (" --dry-run=client -o yaml | kubectl apply -f -" if secrets else "")]
+        if not secrets:
+            if kind == "pod":
+                fixes.append(f"kubectl patch serviceaccount {pod_spec(pod).get('serviceAccountName') or 'default'}{ns_flag(ns)} "
+                             f"-p '{{\"imagePullSecrets\":[{{\"name\":\"{name}\"}}]}}'")
+            else:
+                prefix = template_prefix(kind).strip("/").split("/")
+                body = f"{{\"imagePullSecrets\":[{{\"name\":\"{name}\"}}]}}"
+                for part in reversed(prefix):
+                    body = f"{{\"{part}\":{body}}}"
+                fixes.append(f"kubectl patch {kind} {workload}{ns_flag(ns)} -p '{body}'")
+        return fixes
