@@ -223,3 +223,38 @@ def format_resource(resource: str, value: Decimal) -> str:
     if resource.endswith(("memory", "storage")) or resource.startswith("hugepages-"):
         return format_bytes(value)
     return str(int(value)) if value == value.to_integral_value() else str(value)
+
+
+def selector_matches(selector: dict[str, Any] | None, labels: dict[str, Any] | None) -> bool:
+    """Whether a map-style selector (a Service's ``spec.selector``) selects ``labels``.
+
+    An empty or missing selector selects nothing here: a Service without a selector has
+    its Endpoints managed by hand, not by the endpoints controller.
+    """
+    if not selector:
+        return False
+    have = labels or {}
+    return all(have.get(key) == value for key, value in selector.items())
+
+
+def label_selector_matches(selector: dict[str, Any] | None, labels: dict[str, Any] | None) -> bool:
+    """Whether a ``metav1.LabelSelector`` (matchLabels + matchExpressions) selects ``labels``.
+
+    Unlike :func:`selector_matches`, an empty LabelSelector selects everything (NetworkPolicy
+    ``podSelector: {}``).
+    """
+    have = labels or {}
+    sel = selector or {}
+    if any(have.get(k) != v for k, v in (sel.get("matchLabels") or {}).items()):
+        return False
+    for expr in sel.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), list(expr.get("values") or [])
+        if op == "In" and have.get(key) not in values:
+            return False
+        if op == "NotIn" and key in have and have.get(key) in values:
+            return False
+        if op == "Exists" and key not in have:
+            return False
+        if op == "DoesNotExist" and key in have:
+            return False
+    return True
