@@ -285,9 +285,29 @@ def test_closed_port_is_unreachable(tmp_path: Path) -> None:
         assert "refused" in result.error.message.lower()
 
 
-def test_unknown_kind_is_a_bad_request_not_an_exception(live: LiveReader) -> None:
+def test_kind_unknown_to_the_cluster_is_not_found(live: LiveReader) -> None:
     result = live.list("FluxKustomization")
-    assert result.error is not None and result.error.reason is ErrorReason.BAD_REQUEST
+    assert result.error is not None and result.error.reason is ErrorReason.NOT_FOUND
+    assert "FluxKustomization" in result.error.message
+
+
+@pytest.mark.parametrize("source", ["snapshot", "live"])
+def test_kinds_outside_the_table_are_read_through_discovery(
+    source: str, fake_apiserver: Callable[..., FakeApiServer], kubeconfig_for: Any
+) -> None:
+    """A Gatekeeper constraint kind is defined by its template, not by our table."""
+    case = BEHAVIOUR.parent / "admission-gatekeeper-required-cost-center-label"
+    reader: ClusterReader
+    if source == "snapshot":
+        reader = SnapshotReader(case)
+    else:
+        reader = LiveReader.from_kubeconfig(str(kubeconfig_for(fake_apiserver(case))))
+    listed = reader.list("K8sRequiredLabels")
+    assert _names(listed) == {"require-cost-center"}
+    got = reader.get("K8sRequiredLabels", "require-cost-center", "ignored-for-cluster-scope")
+    assert got.ok and got.data is not None
+    assert got.data["apiVersion"] == "constraints.gatekeeper.sh/v1beta1"
+    assert got.data["spec"]["parameters"] == {"labels": ["cost-center"]}
 
 
 def test_uninstalled_crd_lists_as_not_found(live: LiveReader) -> None:

@@ -72,6 +72,7 @@ def live_for(
         ("cert-login-expired-http01-solver-wrong-class", None),
         ("job-nightly-export-backofflimit-s3-accessdenied", ["data"]),
         ("crashloop-orders-api-missing-env", ["orders"]),
+        ("admission-gatekeeper-required-cost-center-label", None),
     ],
 )
 def test_round_trip_gives_the_same_objects_and_logs(
@@ -96,6 +97,19 @@ def test_round_trip_gives_the_same_objects_and_logs(
         if namespaces is None or k.split("/")[0] in namespaces
     }
     assert set(source_logs) <= set(_logs(first))
+
+
+def test_gatekeeper_constraints_follow_their_templates(
+    live_for: Callable[[Path], LiveReader], tmp_path: Path
+) -> None:
+    case = SNAPSHOTS / "admission-gatekeeper-required-cost-center-label"
+    capture_snapshot(live_for(case), tmp_path / "out")
+    items = _items(tmp_path / "out")
+    assert ("ConstraintTemplate", "", "k8srequiredlabels") in items
+    assert (
+        items[("K8sRequiredLabels", "", "require-cost-center")]
+        == _items(case)[("K8sRequiredLabels", "", "require-cost-center")]
+    )
 
 
 def test_capture_of_a_namespace_keeps_what_relates_to_it(

@@ -3,8 +3,9 @@
 What is kept: every kind in :mod:`tools.kinds` that the cluster serves, in the chosen
 namespaces (events included); the cluster-scoped objects a diagnosis of those namespaces
 reads (nodes, their namespaces, the PersistentVolumes their claims bind, storage and
-ingress classes, webhook configurations, cluster issuers, constraint templates, and the
-ClusterRoles and ClusterRoleBindings that reach their service accounts); and log tails,
+ingress classes, webhook configurations, cluster issuers, Gatekeeper constraint templates
+and their constraints, and the ClusterRoles and ClusterRoleBindings that reach their
+service accounts); and log tails,
 current and previous, of their pods' containers, failing pods first.
 
 What never is: Secret values (the reader returns key names only) and anything
@@ -172,7 +173,15 @@ class _Capture:
             )
         for kind in _CLUSTER_KINDS_KEPT_WHOLE:
             self.add(self.list(kind))
+        self.gatekeeper_constraints()
         self.rbac()
+
+    def gatekeeper_constraints(self) -> None:
+        """Each ConstraintTemplate defines a constraint kind; its constraints say what is denied."""
+        for template in self.of_kind("ConstraintTemplate"):
+            names = (((template.get("spec") or {}).get("crd") or {}).get("spec") or {}).get("names") or {}
+            if names.get("kind"):
+                self.add(self.list(str(names["kind"])))
 
     def rbac(self) -> None:
         """ClusterRoleBindings that reach a captured namespace's service accounts, and their roles."""

@@ -48,6 +48,9 @@ _MAX_LOG_ATTEMPTS = 6
 # A list may come back in pages that the server fills with fewer items than asked (selectors).
 _MAX_PAGES = 200
 
+# Discovery of kinds outside the table reads at most this many API groups.
+_MAX_DISCOVERED_GROUPS = 200
+
 Query = list[tuple[str, Any]]
 
 
@@ -89,6 +92,7 @@ class LiveReader:
         self._max_items = max_items
         self._count = 0
         self._count_lock = threading.Lock()
+        self._discovered: dict[str, KindInfo] | None = None
 
     # --- construction ---
 
@@ -160,11 +164,11 @@ class LiveReader:
         return self._count
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> ReadResult[K8sObject]:
-        info = KINDS.get(kind)
-        ns = namespace if info is None or info.namespaced else None
+        info = self._kind_info(kind)
+        ns = namespace if not isinstance(info, KindInfo) or info.namespaced else None
         request = ReadRequest("get", kind, ns, name)
-        if info is None:
-            return failed(request, ErrorReason.BAD_REQUEST, f"unsupported kind {kind!r}")
+        if not isinstance(info, KindInfo):
+            return self._unknown_kind(request, info)
         if info.namespaced and not ns:
             return failed(request, ErrorReason.BAD_REQUEST, f"{kind} is namespaced: a namespace is required")
         answer = self._get(_resource_path(info, ns, name), [])
@@ -184,13 +188,13 @@ class LiveReader:
         field_selector: str | None = None,
         limit: int | None = None,
     ) -> ReadResult[list[K8sObject]]:
-        info = KINDS.get(kind)
-        ns = namespace if info is None or info.namespaced else None
+        info = self._kind_info(kind)
+        ns = namespace if not isinstance(info, KindInfo) or info.namespaced else None
         request = ReadRequest(
             "list", kind, ns, None, {"labelSelector": label_selector, "fieldSelector": field_selector}
         )
-        if info is None:
-            return failed(request, ErrorReason.BAD_REQUEST, f"unsupported kind {kind!r}")
+        if not isinstance(info, KindInfo):
+            return self._unknown_kind(request, info)
         cap = min(limit, self._max_items) if limit else self._max_items
         selectors = [
             (k, v) for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v
@@ -268,6 +272,60 @@ class LiveReader:
             return self._failed(request, answer, None)
         doc = self._decode(request, answer.body)
         return doc if isinstance(doc, ReadResult) else ok(request, doc)
+
+    # --- kinds outside the table (CRDs such as Gatekeeper constraints) ---
+
+    def _kind_info(self, kind: str) -> KindInfo | _Answer | None:
+        """The table row, else the kind as the cluster's discovery documents describe it.
+
+        Discovery runs once, on the first kind the table does not know; an error answer is
+        returned (and not cached) when discovery itself cannot be read.
+        """
+        if kind in KINDS:
+            return KINDS[kind]
+        if self._discovered is None:
+            found = self._discover()
+            if isinstance(found, _Answer):
+                return found
+            self._discovered = found
+        return self._discovered.get(kind)
+
+    def _discover(self) -> dict[str, KindInfo] | _Answer:
+        answer = self._get("/apis", [])
+        if answer.error:
+            return answer
+        try:
+            groups = json.loads(answer.body).get("groups") or []
+        except (ValueError, AttributeError):
+            return _Answer(error=(ErrorReason.SERVER_ERROR, "invalid discovery document from /apis", None))
+        versions = [("", "v1")] + [
+            (str(g.get("name") or ""), str((g.get("preferredVersion") or {}).get("version") or ""))
+            for g in groups[:_MAX_DISCOVERED_GROUPS]
+        ]
+        found: dict[str, KindInfo] = {}
+        for group, version in versions:
+            if not version:
+                continue
+            answer = self._get(f"/apis/{group}/{version}" if group else "/api/v1", [])
+            if answer.error:
+                continue  # an aggregated API that is down hides only its own kinds
+            try:
+                resources = json.loads(answer.body).get("resources") or []
+            except (ValueError, AttributeError):
+                continue
+            for res in resources:
+                plural, kind = str(res.get("name") or ""), str(res.get("kind") or "")
+                if plural and kind and "/" not in plural and kind not in found:
+                    found[kind] = KindInfo(kind, group, version, plural, bool(res.get("namespaced")))
+        return found
+
+    @staticmethod
+    def _unknown_kind(request: ReadRequest, info: _Answer | None) -> ReadResult[Any]:
+        if info is not None and info.error is not None:
+            reason, message, code = info.error
+            return failed(request, reason, f"discovery failed: {message}", code)
+        message = f'the server doesn\'t have a resource type "{request.kind}"'
+        return failed(request, ErrorReason.NOT_FOUND, message, 404)
 
     # --- plumbing ---
 

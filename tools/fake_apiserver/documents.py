@@ -6,6 +6,7 @@ They follow kube-apiserver's shapes closely enough for the ``kubernetes`` client
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tools.fake_apiserver.store import ObjectStore
@@ -151,10 +152,11 @@ def api_resource_list(store: ObjectStore, group: str, version: str) -> dict[str,
 
 
 def list_document(
-    info: KindInfo, items: list[dict[str, Any]], resource_version: str, continue_token: str | None
-) -> dict[str, Any]:
-    """A ``<Kind>List`` page; items carry no kind/apiVersion, as kube-apiserver sends them."""
+    info: KindInfo, items: list[bytes], resource_version: str, continue_token: str | None
+) -> bytes:
+    """A ``<Kind>List`` page built from items already encoded (see ``ObjectStore.list_item_json``)."""
     meta: dict[str, Any] = {"resourceVersion": resource_version}
     if continue_token:
         meta["continue"] = continue_token
-    return {"kind": f"{info.kind}List", "apiVersion": info.api_version, "metadata": meta, "items": items}
+    head = {"kind": f"{info.kind}List", "apiVersion": info.api_version, "metadata": meta}
+    return json.dumps(head, separators=(",", ":"))[:-1].encode() + b',"items":[' + b",".join(items) + b"]}"

@@ -273,6 +273,8 @@ class FakeApiServer:
         self._record(handler, code)
         if isinstance(body, str):
             handler.send_body(code, body.encode("utf-8"), "text/plain; charset=utf-8")
+        elif isinstance(body, bytes):
+            handler.send_body(code, body, "application/json")
         else:
             handler.send_json(code, body)
 
@@ -381,7 +383,7 @@ class FakeApiServer:
                 if position < len(candidates):
                     token = encode_continue(info.plural, namespace, position, self.store.resource_version)
                 break
-        page = [{k: v for k, v in obj.items() if k not in ("kind", "apiVersion")} for obj in items]
+        page = [self.store.list_item_json(obj) for obj in items]
         return 200, documents.list_document(info, page, self.store.resource_version, token)
 
     def _log(self, route: _Route, query: dict[str, str]) -> tuple[int, Any]:

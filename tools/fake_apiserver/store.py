@@ -93,6 +93,7 @@ class ObjectStore:
 
     def __init__(self, items: Iterable[K8sObject], resource_version: str = "1000") -> None:
         self.resource_version = resource_version
+        self._item_json: dict[int, bytes] = {}
         grouped: dict[str, list[K8sObject]] = defaultdict(list)
         infos: dict[str, KindInfo] = {}
         for item in items:
@@ -129,6 +130,17 @@ class ObjectStore:
         return [
             index.info for (g, v, _), index in sorted(self.by_resource.items()) if (g, v) == (group, version)
         ]
+
+    def list_item_json(self, obj: K8sObject) -> bytes:
+        """``obj`` as a list item (no kind/apiVersion, as kube-apiserver sends items), encoded once."""
+        key = id(obj)
+        encoded = self._item_json.get(key)
+        if encoded is None:
+            item = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+            encoded = json.dumps(item, separators=(",", ":")).encode()
+            # Objects never change while served, so the encoding is cached for the next page.
+            self._item_json[key] = encoded
+        return encoded
 
     def pod(self, namespace: str, name: str) -> K8sObject | None:
         return self.kinds["Pod"].by_name.get((namespace, name))
