@@ -1,13 +1,479 @@
-"""AdmissionDenied: (analyzer not written yet)."""
+"""AdmissionDenied: an admission controller rejected the object.
+
+The denial text names the controller and the policy: a Gatekeeper constraint
+(``[constraint] message``), a Kyverno policy and rule, a Pod Security level and the fields
+that violate it, a ValidatingAdmissionPolicy and its binding, or any other webhook. It shows
+up in the paste (kubectl apply) or, for pods a controller creates, in FailedCreate events of
+the ReplicaSet/StatefulSet/Job. The fix changes the object to satisfy the policy; it never
+removes the policy or its webhook. A webhook that cannot be called because its certificate
+is not trusted is a CertificateError, not a denial.
+"""
 
 from __future__ import annotations
 
-from graph.analyzers.base import Analyzer, Finding
-from graph.evidence import EvidenceView
+import json
+import re
+from dataclasses import dataclass, field
+
+from graph.analyzers.base import Analyzer, Fact, Finding, ref, src_event, src_obj
+from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
+from graph.schemas import ReadSpec
+
+_WEBHOOK_DENIED = re.compile(
+    r"admission webhook \\?\"(?P<webhook>[^\"\\]+)\\?\" denied the request:?\s*(?P<rest>.*)", re.S
+)
+_GATEKEEPER_ITEM = re.compile(r"\[(?P<constraint>[a-z0-9][-a-z0-9.]*)\]\s*(?P<message>[^\n\[]+)")
+_KYVERNO_POLICY = re.compile(r"^\s*(?P<policy>[a-z0-9][-a-z0-9.]*):\s*$", re.M)
+_KYVERNO_RULE = re.compile(r"^\s+(?P<rule>[a-z0-9][-a-z0-9.]*):\s*'?(?P<message>.+?)'?\s*$", re.M)
+_POD_SECURITY = re.compile(
+    r"violates PodSecurity \\?\"(?P<level>[a-z]+):?(?P<version>[\w.]*)\\?\":\s*(?P<items>[^\n]+)"
+)
+_VAP = re.compile(
+    r"ValidatingAdmissionPolicy '(?P<policy>[^']+)'(?: with binding '(?P<binding>[^']+)')? denied request:\s*"
+    r"(?P<message>[^\n]+)"
+)
+_WEBHOOK_FAILED = re.compile(r"failed calling webhook \\?\"(?P<webhook>[^\"\\]+)\\?\":\s*(?P<message>[^\n]+)")
+_OBJECT = re.compile(
+    r"(?P<plural>[a-z]+)(?:\.(?P<group>[a-z0-9.]+))? \\?\"(?P<name>[a-z0-9][-a-z0-9.]*)\\?\" is forbidden"
+)
+_FILE = re.compile(r"error when (?:creating|applying|replacing|patching) \\?\"(?P<file>[^\"\\]+)\\?\"")
+_LABELS_SET = re.compile(r"labels?:?\s*\{(?P<labels>[^}]*)\}")
+_LABEL_REQUIRED = re.compile(
+    r"label[s]?\s+[`'\"]?(?P<label>[\w./-]+)[`'\"]?\s+(?:is\s+)?(?:required|must be (?:set|provided|present))",
+    re.I,
+)
+_PSS_ITEM = re.compile(r"(?P<check>[^,(]+?)\s*\((?P<detail>[^)]*)\)")
+_TLS_FAILURE = re.compile(r"x509|certificate|tls:", re.I)
+
+_PLURAL_KIND = {
+    "deployments": "Deployment",
+    "statefulsets": "StatefulSet",
+    "daemonsets": "DaemonSet",
+    "replicasets": "ReplicaSet",
+    "jobs": "Job",
+    "cronjobs": "CronJob",
+    "pods": "Pod",
+    "services": "Service",
+    "ingresses": "Ingress",
+    "configmaps": "ConfigMap",
+    "namespaces": "Namespace",
+}
+
+
+@dataclass
+class Denial:
+    controller: str
+    """gatekeeper | kyverno | pod-security | validating-admission-policy | webhook | webhook-unavailable"""
+    policy: str
+    message: str
+    webhook: str = ""
+    rule: str = ""
+    level: str = ""
+    items: list[str] = field(default_factory=list)
+    object_kind: str | None = None
+    object_name: str | None = None
+    file: str | None = None
+
+
+def _object_of(text: str) -> tuple[str | None, str | None, str | None]:
+    match = _OBJECT.search(text)
+    file_match = _FILE.search(text)
+    kind = _PLURAL_KIND.get(match.group("plural")) if match else None
+    return kind, match.group("name") if match else None, file_match.group("file") if file_match else None
+
+
+def parse_denials(text: str) -> list[Denial]:
+    """Every admission denial in ``text`` (a kubectl error, an event message, a controller log)."""
+    kind, name, file = _object_of(text)
+    found: list[Denial] = []
+    pss = _POD_SECURITY.search(text)
+    if pss:
+        items = [m.group(0).strip() for m in _PSS_ITEM.finditer(pss.group("items"))] or [
+            pss.group("items").strip()
+        ]
+        found.append(
+            Denial(
+                "pod-security",
+                f"{pss.group('level')}:{pss.group('version') or 'latest'}",
+                pss.group("items").strip(),
+                level=pss.group("level"),
+                items=items,
+            )
+        )
+    vap = _VAP.search(text)
+    if vap:
+        found.append(
+            Denial(
+                "validating-admission-policy",
+                vap.group("policy"),
+                vap.group("message").strip(),
+                rule=vap.group("binding") or "",
+            )
+        )
+    webhook = _WEBHOOK_DENIED.search(text)
+    if webhook:
+        hook, rest = webhook.group("webhook"), webhook.group("rest")
+        if "gatekeeper" in hook:
+            for item in _GATEKEEPER_ITEM.finditer(rest):
+                found.append(
+                    Denial(
+                        "gatekeeper", item.group("constraint"), item.group("message").strip(), webhook=hook
+                    )
+                )
+        elif "kyverno" in hook:
+            policy = _KYVERNO_POLICY.search(rest)
+            rule = _KYVERNO_RULE.search(rest, policy.end()) if policy else None
+            found.append(
+                Denial(
+                    "kyverno",
+                    policy.group("policy") if policy else hook,
+                    (
+                        rule.group("message")
+                        if rule
+                        else rest.strip().splitlines()[0]
+                        if rest.strip()
+                        else ""
+                    ).strip(),
+                    webhook=hook,
+                    rule=rule.group("rule") if rule else "",
+                )
+            )
+        if not any(d.controller in ("gatekeeper", "kyverno") for d in found):
+            first = rest.strip().splitlines()[0] if rest.strip() else ""
+            found.append(Denial("webhook", hook, first[:300], webhook=hook))
+    failed = _WEBHOOK_FAILED.search(text)
+    if failed and not _TLS_FAILURE.search(failed.group("message")) and not found:
+        found.append(
+            Denial(
+                "webhook-unavailable",
+                failed.group("webhook"),
+                failed.group("message").strip()[:300],
+                webhook=failed.group("webhook"),
+            )
+        )
+    for denial in found:
+        denial.object_kind, denial.object_name, denial.file = kind, name, file
+    return found
+
+
+def required_labels(message: str) -> list[str]:
+    """Label keys a policy message says are missing (Gatekeeper's ``{"a", "b"}``, Kyverno's prose)."""
+    match = _LABELS_SET.search(message)
+    if match:
+        return [
+            label.strip().strip("\"'")
+            for label in match.group("labels").split(",")
+            if label.strip().strip("\"'")
+        ]
+    return [m.group("label") for m in _LABEL_REQUIRED.finditer(message)]
+
+
+# Pod Security restricted/baseline checks the fix can set; the others need a design change.
+_PSS_FIXES: dict[str, tuple[str, dict[str, object]]] = {
+    "allowPrivilegeEscalation": ("container", {"allowPrivilegeEscalation": False}),
+    "unrestricted capabilities": ("container", {"capabilities": {"drop": ["ALL"]}}),
+    "runAsNonRoot": ("pod", {"runAsNonRoot": True}),
+    "seccompProfile": ("pod", {"seccompProfile": {"type": "RuntimeDefault"}}),
+}
+_CONTAINER_NAMES = re.compile(r"containers? ((?:\"[^\"]+\"(?:, | and )?)+)")
+
+
+def _pss_patch(items: list[str]) -> dict[str, object] | None:
+    pod: dict[str, object] = {}
+    containers: dict[str, dict[str, object]] = {}
+    for item in items:
+        for check, (level, values) in _PSS_FIXES.items():
+            if not item.startswith(check):
+                continue
+            if level == "pod":
+                pod.update(values)
+            else:
+                names_match = _CONTAINER_NAMES.search(item)
+                names = re.findall(r"\"([^\"]+)\"", names_match.group(1)) if names_match else []
+                for container in names:
+                    containers.setdefault(container, {}).update(values)
+    if not pod and not containers:
+        return None
+    spec: dict[str, object] = {}
+    if pod:
+        spec["securityContext"] = pod
+    if containers:
+        spec["containers"] = [{"name": n, "securityContext": sc} for n, sc in containers.items()]
+    return {"spec": {"template": {"spec": spec}}}
 
 
 class AdmissionDeniedAnalyzer(Analyzer):
     category = "AdmissionDenied"
 
-    def analyze(self, view: EvidenceView) -> Finding | None:
+    def _found(self, view: EvidenceView) -> list[tuple[Denial, str, K8sObject | None]]:
+        """(denial, source, event-or-object it came from), the paste first."""
+        found: list[tuple[Denial, str, K8sObject | None]] = [
+            (d, "pasted error", None) for d in parse_denials(view.error_message)
+        ]
+        for event in view.events(view.namespace, reasons=("FailedCreate", "FailedCreatePod")):
+            for denial in parse_denials(str(event.get("message", ""))):
+                found.append((denial, src_event(event), event))
+        for kind in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job"):
+            for obj in view.objs(kind, view.namespace):
+                for cond in (obj.get("status") or {}).get("conditions") or []:
+                    if (
+                        cond.get("type") in ("ReplicaFailure", "FailureTarget")
+                        or cond.get("reason") == "FailedCreate"
+                    ):
+                        for denial in parse_denials(str(cond.get("message", ""))):
+                            found.append((denial, src_obj(obj, "status.conditions"), obj))
+        return found
+
+    def plan(self, view: EvidenceView) -> list[ReadSpec]:
+        specs: list[ReadSpec] = []
+        for denial, _, _ in self._found(view)[:3]:
+            if denial.controller == "gatekeeper":
+                template = self._template_for(view, denial)
+                if template is None:
+                    specs.append(
+                        ReadSpec(
+                            verb="list",
+                            kind="ConstraintTemplate",
+                            why="which Gatekeeper template the constraint uses",
+                        )
+                    )
+                else:
+                    kind = str(
+                        ((template.get("spec") or {}).get("crd") or {})
+                        .get("spec", {})
+                        .get("names", {})
+                        .get("kind", "")
+                    )
+                    if kind:
+                        specs.append(
+                            ReadSpec(
+                                verb="get", kind=kind, name=denial.policy, why="the Gatekeeper constraint"
+                            )
+                        )
+            elif denial.controller == "pod-security" and view.namespace:
+                specs.append(
+                    ReadSpec(
+                        verb="get",
+                        kind="Namespace",
+                        name=view.namespace,
+                        why="the namespace's Pod Security labels",
+                    )
+                )
+        return [s for s in {s.key(): s for s in specs}.values() if not view.was_read(s.key())]
+
+    @staticmethod
+    def _template_for(view: EvidenceView, denial: Denial) -> K8sObject | None:
+        """The ConstraintTemplate whose Rego prints the denial's message (its literal prefix)."""
+        prefix = re.split(r"[:{\[\"%]", denial.message, maxsplit=1)[0].strip()
+        for template in view.objs("ConstraintTemplate"):
+            rego = " ".join(str(t.get("rego", "")) for t in (template.get("spec") or {}).get("targets") or [])
+            if prefix and prefix in rego:
+                return template
         return None
+
+    @staticmethod
+    def _constraint(view: EvidenceView, denial: Denial, template: K8sObject | None) -> K8sObject | None:
+        if template is None:
+            return None
+        kind = str(
+            ((template.get("spec") or {}).get("crd") or {}).get("spec", {}).get("names", {}).get("kind", "")
+        )
+        return view.obj(kind, denial.policy) if kind else None
+
+    def analyze(self, view: EvidenceView) -> Finding | None:
+        found = self._found(view)
+        if not found:
+            return None
+        denial, source, origin = found[0]
+        ns = view.namespace
+        facts = [Fact(self._quote(denial), source)]
+        affected: list[dict[str, object]] = []
+        target = self._target(view, denial, origin)
+        if target is not None:
+            affected.append(ref(target))
+        fixes: list[str] = []
+        score = 0.95
+        cause_id = f"admission.{denial.controller}"
+        subject = self._subject(denial, target)
+
+        if denial.controller == "gatekeeper":
+            template = self._template_for(view, denial)
+            constraint = self._constraint(view, denial, template)
+            what = f"Gatekeeper constraint {denial.policy}"
+            if constraint is not None:
+                spec = constraint.get("spec") or {}
+                params = spec.get("parameters") or {}
+                facts.append(
+                    Fact(
+                        f"{constraint.get('kind')} {denial.policy}: enforcementAction "
+                        f"{spec.get('enforcementAction', 'deny')}, parameters {json.dumps(params, sort_keys=True)}",
+                        src_obj(constraint, "spec"),
+                    )
+                )
+                what = f"Gatekeeper constraint {denial.policy} ({constraint.get('kind')})"
+                affected.append(ref(constraint))
+            cause = f"{subject} is rejected by {what} through webhook {denial.webhook}: {denial.message}"
+            fixes += self._label_fixes(denial, target, ns)
+            fixes.append(
+                f"kubectl get {str(constraint.get('kind')).lower() if constraint else 'constraints'} {denial.policy} -o yaml"
+                "  # the exact requirement"
+            )
+        elif denial.controller == "kyverno":
+            cause = (
+                f"{subject} is blocked by Kyverno policy {denial.policy}"
+                + (f" (rule {denial.rule})" if denial.rule else "")
+                + f": {denial.message}"
+            )
+            fixes += self._label_fixes(denial, target, ns)
+            fixes.append(
+                f"kubectl get clusterpolicy,policy -A --field-selector metadata.name={denial.policy} -o yaml"
+            )
+        elif denial.controller == "pod-security":
+            namespace = view.obj("Namespace", ns) if ns else None
+            labels = ((namespace or {}).get("metadata") or {}).get("labels") or {}
+            enforce = {k: v for k, v in labels.items() if k.startswith("pod-security.kubernetes.io/")}
+            if namespace is not None and enforce:
+                facts.append(
+                    Fact(
+                        "namespace labels " + ", ".join(f"{k}={v}" for k, v in sorted(enforce.items())),
+                        src_obj(namespace, "metadata.labels"),
+                    )
+                )
+            cause = (
+                f'{subject} violates the Pod Security "{denial.policy}" standard enforced on namespace {ns}: '
+                + "; ".join(denial.items)
+            )
+            patch = _pss_patch(denial.items)
+            workload = self._workload_ref(view, target, origin)
+            if patch and workload:
+                fixes.append(f"kubectl patch {workload} -n {ns} --type=strategic -p '{json.dumps(patch)}'")
+            elif patch:
+                fixes.append(f"# set in the pod template: {json.dumps(patch['spec'])}")
+            fixes.append(
+                f"kubectl label --dry-run=server --overwrite ns {ns} pod-security.kubernetes.io/enforce={denial.level}"
+                "  # lists every existing pod that violates the level"
+            )
+        elif denial.controller == "validating-admission-policy":
+            cause = (
+                f"{subject} is denied by ValidatingAdmissionPolicy {denial.policy}"
+                + (f" (binding {denial.rule})" if denial.rule else "")
+                + f": {denial.message}"
+            )
+            fixes.append(
+                f"kubectl get validatingadmissionpolicy {denial.policy} -o yaml  # the CEL expression that failed"
+            )
+            if denial.rule:
+                fixes.append(f"kubectl get validatingadmissionpolicybinding {denial.rule} -o yaml")
+            fixes += self._label_fixes(denial, target, ns)
+        elif denial.controller == "webhook-unavailable":
+            score = 0.75
+            cause = (
+                f"{subject} is rejected because admission webhook {denial.webhook} cannot be called "
+                f"({denial.message}); with failurePolicy Fail every matching request is denied"
+            )
+            fixes.append(
+                "kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations -o wide"
+                "  # find the configuration and service of the webhook"
+            )
+        else:
+            cause = f"{subject} is denied by admission webhook {denial.webhook}: {denial.message}"
+            fixes += self._label_fixes(denial, target, ns)
+            fixes.append(
+                "kubectl get validatingwebhookconfigurations -o wide  # the webhook's owner and its rules"
+            )
+        if denial.file:
+            fixes.append(f"kubectl apply --dry-run=server -f {denial.file}  # re-check the fixed manifest")
+        return Finding(
+            category=self.category,
+            score=score,
+            root_cause_id=cause_id,
+            root_cause=cause.rstrip(".") + ".",
+            summary=f"{subject} denied by {denial.policy}"[:200],
+            facts=facts,
+            fix_commands=fixes,
+            prevention=[
+                "Run the same policies in CI (gator verify, kyverno apply, kubectl apply --dry-run=server) so a "
+                "manifest is rejected before it reaches the cluster.",
+                "Ship required labels and securityContext defaults in the shared Helm chart/Kustomize base.",
+                "Roll new policies out with enforcementAction dryrun/warn first and fix the audit violations.",
+            ],
+            affected=affected,
+        )
+
+    @staticmethod
+    def _quote(denial: Denial) -> str:
+        if denial.controller == "gatekeeper":
+            return (
+                f'admission webhook "{denial.webhook}" denied the request: [{denial.policy}] {denial.message}'
+            )
+        if denial.controller == "pod-security":
+            return f'violates PodSecurity "{denial.policy}": {denial.message}'
+        if denial.controller == "validating-admission-policy":
+            return f"ValidatingAdmissionPolicy '{denial.policy}' denied request: {denial.message}"
+        if denial.controller == "kyverno":
+            return f"Kyverno policy {denial.policy} rule {denial.rule}: {denial.message}"
+        return f'admission webhook "{denial.webhook}": {denial.message}'
+
+    @staticmethod
+    def _target(view: EvidenceView, denial: Denial, origin: K8sObject | None) -> K8sObject | None:
+        """The object that was denied, or the controller that tried to create it."""
+        if origin is not None and origin.get("kind") == "Event":
+            inv = origin.get("involvedObject") or {}
+            return view.obj(str(inv.get("kind")), str(inv.get("name")), namespace_of(origin))
+        if origin is not None:
+            return origin
+        if denial.object_kind and denial.object_name:
+            return view.obj(denial.object_kind, denial.object_name, view.namespace)
+        return None
+
+    @staticmethod
+    def _workload_ref(view: EvidenceView, target: K8sObject | None, origin: K8sObject | None) -> str | None:
+        if target is None:
+            return None
+        chain = view.owner_chain(target)
+        top = chain[-1] if chain else target
+        if top.get("kind") == "ReplicaSet":
+            found = view.workload_of(target)
+            if found:
+                return f"{found[0].lower()}/{found[1]}"
+        return f"{str(top.get('kind')).lower()}/{name_of(top)}"
+
+    @staticmethod
+    def _subject(denial: Denial, target: K8sObject | None) -> str:
+        if target is not None:
+            return f"{target.get('kind')} {name_of(target)}" + (
+                " (its pods)"
+                if target.get("kind") in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job")
+                else ""
+            )
+        if denial.object_kind and denial.object_name:
+            return f"{denial.object_kind} {denial.object_name}"
+        if denial.file:
+            return f"The object in {denial.file}"
+        return "The object"
+
+    def _label_fixes(self, denial: Denial, target: K8sObject | None, ns: str | None) -> list[str]:
+        labels = required_labels(denial.message)
+        if not labels:
+            return []
+        assignments = " ".join(f"{label}=<value>" for label in labels)
+        fixes = []
+        flag = f" -n {ns}" if ns else ""
+        if target is not None and target.get("kind") != "ReplicaSet":
+            fixes.append(
+                f"kubectl label {str(target.get('kind')).lower()}/{name_of(target)} {assignments}{flag}"
+            )
+        elif denial.object_kind and denial.object_name:
+            fixes.append(
+                f"kubectl label {denial.object_kind.lower()}/{denial.object_name} {assignments}{flag}"
+            )
+        if denial.file:
+            fixes.append(
+                f"kubectl label --local -f {denial.file} {assignments} -o yaml > {denial.file}.new"
+                f"  # then keep the labels in {denial.file} (metadata.labels)"
+            )
+        else:
+            fixes.append(
+                f"# add metadata.labels {', '.join(labels)} to the manifest (and the chart/base it comes from)"
+            )
+        return fixes

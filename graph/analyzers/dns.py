@@ -1,13 +1,672 @@
-"""DNSFailure: (analyzer not written yet)."""
+"""DNSFailure: name resolution fails inside pods.
+
+Resolvers say which way it fails: a timeout to the cluster DNS address (``read udp
+...->10.96.0.10:53: i/o timeout``) means nobody answers (CoreDNS down or crash-looping, or a
+NetworkPolicy dropping egress to port 53); ``no such host``/NXDOMAIN means CoreDNS answered
+that the name does not exist (a wrong Service name or namespace, or a pod whose dnsPolicy
+does not use the cluster DNS); ``server misbehaving``/SERVFAIL means CoreDNS could not get an
+answer upstream. CoreDNS's own log names its failure (``[FATAL] plugin/loop: Loop ...
+detected`` when ``forward . /etc/resolv.conf`` points back at a local stub resolver such as
+systemd-resolved's 127.0.0.53). An init container failing on DNS is an InitContainerFailure,
+so pods whose init container fails are left to that analyzer.
+"""
 
 from __future__ import annotations
 
-from graph.analyzers.base import Analyzer, Finding
-from graph.evidence import EvidenceView
+import difflib
+import re
+from dataclasses import dataclass
+
+from graph.analyzers.base import Analyzer, Fact, Finding, ref, src_log, src_obj
+from graph.analyzers.common import candidate_pods, workload_ref
+from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
+from graph.k8s import container_states, label_selector_matches
+from graph.schemas import ReadSpec
+
+DNS_NAMESPACE = "kube-system"
+DNS_LABEL = "k8s-app=kube-dns"
+
+_LOOKUP = re.compile(
+    r"lookup (?P<name>[\w.-]+)(?: on (?P<server>[\d.:\[\]a-f]+))?: (?P<error>no such host|server misbehaving|"
+    r"i/o timeout|read udp [^\s]+: i/o timeout|dial udp [^\s]+: [^\n\"]+|[^\n\"]*timeout[^\n\"]*)"
+)
+_OTHER = re.compile(
+    r"getaddrinfo (?P<code>ENOTFOUND|EAI_AGAIN) (?P<name>[\w.-]+)"
+    r"|could not translate host name \\?\"(?P<pg>[\w.-]+)\\?\" to address: (?P<pgerr>[^\n\"]+)"
+    r"|UnknownHostException: (?P<java>[\w.-]+)"
+    r"|Could not resolve host: (?P<curl>[\w.-]+)"
+    r"|Name or service not known.*?(?P<py>[\w-]+(?:\.[\w-]+)+)?"
+    r"|Temporary failure in name resolution"
+    r"|nodename nor servname provided"
+)
+_FATAL = re.compile(r"^.*\[(?:FATAL|ERROR)\].*$", re.M)
+_LOOP = re.compile(r"plugin/loop: Loop \((?P<pair>[^)]+)\) detected")
+_FORWARD = re.compile(r"^\s*forward\s+\.\s+(?P<target>[^{\n]+?)\s*(?:\{|$)", re.M)
+_STUB = re.compile(r"127\.0\.0\.53|systemd-resolved")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    name: str
+    kind: str
+    """timeout | nxdomain | servfail | unknown"""
+    line: str
+    source: str
+    server: str = ""
+
+    @property
+    def cluster_parts(self) -> tuple[str, str | None] | None:
+        """(service, namespace) when the name is a cluster Service name; namespace None for a short name."""
+        parts = self.name.rstrip(".").split(".")
+        if len(parts) >= 3 and parts[2] == "svc":
+            return parts[0], parts[1]
+        if len(parts) == 2 and parts[1] not in _TLDS:
+            return parts[0], parts[1]
+        if len(parts) == 1:
+            return parts[0], None
+        return None
+
+
+_TLDS = {"com", "net", "org", "io", "dev", "cloud", "internal", "local", "de", "uk", "eu", "co", "ai", "app"}
+
+
+def _kind(error: str) -> str:
+    low = error.lower()
+    if "no such host" in low or "enotfound" in low or "unknownhost" in low or "not known" in low:
+        return "nxdomain"
+    if "misbehaving" in low or "servfail" in low:
+        return "servfail"
+    if "timeout" in low or "eai_again" in low or "temporary failure" in low or "connection refused" in low:
+        return "timeout"
+    return "unknown"
+
+
+def parse_lookups(text: str, source: str) -> list[Lookup]:
+    found = []
+    for match in _LOOKUP.finditer(text):
+        line = _line_of(text, match.start())
+        found.append(
+            Lookup(
+                match.group("name"), _kind(match.group("error")), line, source, match.group("server") or ""
+            )
+        )
+    for match in _OTHER.finditer(text):
+        name = next(
+            (
+                g
+                for g in (
+                    match.group("name"),
+                    match.group("pg"),
+                    match.group("java"),
+                    match.group("curl"),
+                    match.group("py"),
+                )
+                if g
+            ),
+            "",
+        )
+        error = match.group("code") or match.group("pgerr") or match.group(0)
+        kind = _kind(error) if "temporary failure" not in match.group(0).lower() else "timeout"
+        if match.group("java") or match.group("curl"):
+            kind = "nxdomain"
+        found.append(Lookup(name, kind, _line_of(text, match.start()), source))
+    return list(dict.fromkeys(found))
+
+
+def _line_of(text: str, index: int) -> str:
+    start = text.rfind("\n", 0, index) + 1
+    end = text.find("\n", index)
+    return text[start : end if end >= 0 else len(text)].strip()[:300]
+
+
+def _init_failing(pod: K8sObject) -> bool:
+    return any(
+        c.init
+        and not c.ready
+        and (c.restarts > 0 or c.waiting_reason or c.terminated_reason not in (None, "Completed"))
+        for c in container_states(pod)
+    )
 
 
 class DNSFailureAnalyzer(Analyzer):
     category = "DNSFailure"
 
+    def _lookups(self, view: EvidenceView) -> list[tuple[Lookup, K8sObject | None]]:
+        found: list[tuple[Lookup, K8sObject | None]] = [
+            (lk, None) for lk in parse_lookups(view.error_message, "pasted error")
+        ]
+        for pod in candidate_pods(view)[:6]:
+            if _init_failing(pod):
+                continue
+            init_names = {c.name for c in container_states(pod) if c.init}
+            for key, text in view.pod_logs(pod).items():
+                container, _, previous = key.partition("#")
+                if container in init_names:
+                    continue
+                source = src_log(namespace_of(pod) or "", name_of(pod), container, bool(previous))
+                found += [(lk, pod) for lk in parse_lookups(text, source)[-2:]]
+        return found
+
+    @staticmethod
+    def _dns_pods(view: EvidenceView) -> list[K8sObject]:
+        return [
+            p
+            for p in view.objs("Pod", DNS_NAMESPACE)
+            if ((p.get("metadata") or {}).get("labels") or {}).get("k8s-app") == "kube-dns"
+        ]
+
+    def _claimed_by_init(self, view: EvidenceView) -> bool:
+        """The pods in focus fail in an init container: InitContainerFailure's case."""
+        return any(_init_failing(p) for p in view.focus_pods()[:3])
+
+    def plan(self, view: EvidenceView) -> list[ReadSpec]:
+        lookups = self._lookups(view)
+        if not lookups and not view.suspects(self.category):
+            return []
+        specs = [
+            ReadSpec(
+                verb="list", kind="Pod", namespace=DNS_NAMESPACE, label_selector=DNS_LABEL, why="CoreDNS pods"
+            ),
+            ReadSpec(
+                verb="get", kind="ConfigMap", namespace=DNS_NAMESPACE, name="coredns", why="the Corefile"
+            ),
+        ]
+        dns_pods = sorted(self._dns_pods(view), key=lambda p: -sum(c.restarts for c in container_states(p)))
+        for pod in dns_pods[:1]:
+            for c in container_states(pod):
+                if c.init:
+                    continue
+                previous = c.restarts > 0
+                specs.append(
+                    ReadSpec(
+                        verb="logs",
+                        kind="Pod",
+                        namespace=DNS_NAMESPACE,
+                        name=name_of(pod),
+                        container=c.name,
+                        previous=previous,
+                        why="the CoreDNS log",
+                    )
+                )
+        if any(self._loop_line(view)) and dns_pods:
+            node = (dns_pods[0].get("spec") or {}).get("nodeName")
+            if node:
+                specs.append(
+                    ReadSpec(
+                        verb="get",
+                        kind="Node",
+                        name=str(node),
+                        why="the node OS whose resolv.conf CoreDNS forwards to",
+                    )
+                )
+        ns = view.namespace
+        healthy = dns_pods and all(self._pod_ok(p) for p in dns_pods)
+        for lookup, _ in lookups[:2]:
+            parts = lookup.cluster_parts
+            if lookup.kind == "nxdomain" and parts:
+                svc, svc_ns = parts
+                target_ns = svc_ns or ns
+                if target_ns:
+                    specs.append(
+                        ReadSpec(
+                            verb="list", kind="Service", namespace=target_ns, why="the Services that exist"
+                        )
+                    )
+                if svc_ns and svc_ns != ns:
+                    specs.append(
+                        ReadSpec(
+                            verb="get",
+                            kind="Namespace",
+                            name=svc_ns,
+                            why="whether the looked-up namespace exists",
+                        )
+                    )
+                    if (
+                        view.read_status(ReadSpec(verb="get", kind="Namespace", name=svc_ns).key())
+                        == "no_data"
+                    ):
+                        specs.append(
+                            ReadSpec(
+                                verb="list", kind="Namespace", why="namespaces close to the looked-up one"
+                            )
+                        )
+                if (
+                    svc_ns is None
+                    and ns
+                    and self._services(view, ns) is not None
+                    and view.obj("Service", svc, ns) is None
+                ):
+                    specs.append(
+                        ReadSpec(
+                            verb="list",
+                            kind="Service",
+                            field_selector=f"metadata.name={svc}",
+                            why="where a Service of that name lives",
+                        )
+                    )
+                for close in self._close_namespaces(view, svc_ns):
+                    specs.append(
+                        ReadSpec(
+                            verb="get",
+                            kind="Service",
+                            namespace=close,
+                            name=svc,
+                            why="the Service in the likely namespace",
+                        )
+                    )
+            if lookup.kind == "timeout" and healthy and ns:
+                specs.append(
+                    ReadSpec(
+                        verb="list",
+                        kind="NetworkPolicy",
+                        namespace=ns,
+                        why="egress policies that may drop DNS",
+                    )
+                )
+        return [s for s in {s.key(): s for s in specs}.values() if not view.was_read(s.key())]
+
+    @staticmethod
+    def _services(view: EvidenceView, ns: str) -> list[K8sObject] | None:
+        status = view.read_status(ReadSpec(verb="list", kind="Service", namespace=ns).key())
+        return view.objs("Service", ns) if status in ("ok", "no_data") else None
+
+    @staticmethod
+    def _close_namespaces(view: EvidenceView, wanted: str | None) -> list[str]:
+        if not wanted or view.obj("Namespace", wanted) is not None:
+            return []
+        names = [name_of(n) for n in view.objs("Namespace")]
+        return difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
+
+    @staticmethod
+    def _pod_ok(pod: K8sObject) -> bool:
+        return all(c.ready for c in container_states(pod) if not c.init) and bool(container_states(pod))
+
+    def _loop_line(self, view: EvidenceView) -> list[str]:
+        lines = []
+        for pod in self._dns_pods(view):
+            for text in view.pod_logs(pod).values():
+                lines += [m.group(0).strip() for m in _FATAL.finditer(text) if _LOOP.search(m.group(0))]
+        return lines
+
     def analyze(self, view: EvidenceView) -> Finding | None:
+        lookups = self._lookups(view)
+        if not lookups and not view.suspects(self.category):
+            return None
+        if self._claimed_by_init(view):
+            return None
+        facts = [Fact(lk.line, lk.source) for lk, _ in lookups[:2]]
+        coredns = self._coredns_problem(view, facts)
+        if coredns is not None:
+            return coredns
+        if not lookups:
+            return self._text_only(view, facts)
+        lookup, pod = lookups[0]
+        finding = None
+        if lookup.kind == "nxdomain":
+            finding = self._name_problem(view, lookup, pod, facts)
+        elif lookup.kind == "timeout":
+            finding = self._egress_problem(view, lookup, facts)
+        return finding or self._text_only(view, facts, lookup)
+
+    # --- CoreDNS itself ---
+
+    def _coredns_problem(self, view: EvidenceView, facts: list[Fact]) -> Finding | None:
+        pods = self._dns_pods(view)
+        listed = view.read_status(
+            ReadSpec(verb="list", kind="Pod", namespace=DNS_NAMESPACE, label_selector=DNS_LABEL).key()
+        )
+        corefile = str(
+            ((view.obj("ConfigMap", "coredns", DNS_NAMESPACE) or {}).get("data") or {}).get("Corefile", "")
+        )
+        forward = _FORWARD.search(corefile)
+        fixes = []
+        if listed == "no_data":
+            facts.append(
+                Fact(
+                    f"no pod labelled {DNS_LABEL} in {DNS_NAMESPACE}",
+                    f"list Pod -n {DNS_NAMESPACE} -l {DNS_LABEL}",
+                )
+            )
+            return self._finding(
+                0.85,
+                "dns.coredns-absent",
+                f"No CoreDNS pod (label {DNS_LABEL}) runs in {DNS_NAMESPACE}, so every lookup against the cluster "
+                "DNS Service times out.",
+                facts,
+                [
+                    f"kubectl -n {DNS_NAMESPACE} get deployment coredns",
+                    f"kubectl -n {DNS_NAMESPACE} scale deployment/coredns --replicas=2",
+                ],
+                [],
+            )
+        broken = [p for p in pods if not self._pod_ok(p)]
+        if not pods or not broken:
+            return None
+        states = []
+        for pod in broken[:2]:
+            worst = max(
+                (c for c in container_states(pod) if not c.init), key=lambda c: c.restarts, default=None
+            )
+            if worst is not None:
+                state = worst.waiting_reason or (
+                    "Running, not ready" if worst.running else worst.terminated_reason or "not ready"
+                )
+                states.append(f"{name_of(pod)} {state} ({worst.restarts} restarts)")
+                facts.append(
+                    Fact(
+                        f"CoreDNS container {worst.name} is {state}, ready=false, {worst.restarts} restart(s)"
+                        + (
+                            f", last exit code {worst.last_exit_code}"
+                            if worst.last_exit_code is not None
+                            else ""
+                        ),
+                        src_obj(pod, f"status.containerStatuses[{worst.name}]"),
+                    )
+                )
+        log_lines: list[tuple[str, str]] = []
+        for pod in broken:
+            for key, text in view.pod_logs(pod).items():
+                container, _, previous = key.partition("#")
+                source = src_log(DNS_NAMESPACE, name_of(pod), container, bool(previous))
+                log_lines += [(m.group(0).strip()[:300], source) for m in _FATAL.finditer(text)]
+            if log_lines:
+                break
+        for line, source in log_lines[-2:]:
+            facts.append(Fact(line, source))
+        if forward:
+            facts.append(
+                Fact(
+                    f"Corefile: forward . {forward.group('target')}",
+                    src_obj(
+                        view.obj("ConfigMap", "coredns", DNS_NAMESPACE)
+                        or {"kind": "ConfigMap", "metadata": {"name": "coredns", "namespace": DNS_NAMESPACE}},
+                        "data.Corefile",
+                    ),
+                )
+            )
+        who = ", ".join(states) or ", ".join(name_of(p) for p in broken)
+        restart = f"kubectl -n {DNS_NAMESPACE} rollout restart deployment/coredns"
+        loop = next((line for line, _ in log_lines if _LOOP.search(line)), None)
+        affected = broken[:2]
+        if loop:
+            node_note = ""
+            node_name = (broken[0].get("spec") or {}).get("nodeName")
+            node = view.obj("Node", str(node_name)) if node_name else None
+            if node is not None:
+                os_image = ((node.get("status") or {}).get("nodeInfo") or {}).get("osImage")
+                if os_image:
+                    facts.append(
+                        Fact(
+                            f"node {name_of(node)} runs {os_image}", src_obj(node, "status.nodeInfo.osImage")
+                        )
+                    )
+                    node_note = f" (node {name_of(node)} runs {os_image})"
+            target = forward.group("target") if forward else "/etc/resolv.conf"
+            cause = (
+                f'CoreDNS is down: its pods ({who}) exit with "{loop[:200]}". The Corefile forwards to {target}, '
+                f"which on the nodes{node_note} points at a local stub resolver (systemd-resolved, 127.0.0.53), so "
+                "CoreDNS's upstream queries come back to itself; the loop plugin stops it and every lookup in the "
+                "cluster times out."
+            )
+            fixes = [
+                f"kubectl -n {DNS_NAMESPACE} edit configmap coredns  # forward . /run/systemd/resolve/resolv.conf "
+                "(the real upstreams) or forward . <upstream DNS IP>",
+                restart,
+                "# on the nodes: set the kubelet's resolvConf to /run/systemd/resolve/resolv.conf "
+                "(KubeletConfiguration resolvConf) so pods with dnsPolicy Default do not inherit the stub either",
+            ]
+            return self._finding(0.95, "dns.coredns-forward-loop", cause, facts, fixes, affected)
+        if log_lines:
+            line = log_lines[-1][0]
+            cause = f'CoreDNS is down: its pods ({who}) fail with "{line[:200]}", so lookups in the cluster time out.'
+            if "Corefile" in line or "parse" in line.lower() or "unknown directive" in line.lower():
+                fixes.append(
+                    f"kubectl -n {DNS_NAMESPACE} edit configmap coredns  # fix the Corefile error: {line[:120]}"
+                )
+                cause_id = "dns.corefile-invalid"
+            elif "forbidden" in line.lower():
+                fixes.append(
+                    "kubectl auth can-i list endpointslices.discovery.k8s.io --as=system:serviceaccount:kube-system:coredns"
+                )
+                cause_id = "dns.coredns-rbac"
+            else:
+                fixes.append(f"kubectl -n {DNS_NAMESPACE} logs deployment/coredns --previous")
+                cause_id = "dns.coredns-crashing"
+            fixes.append(restart)
+            return self._finding(0.9, cause_id, cause, facts, fixes, affected)
+        cause = (
+            f"CoreDNS is not serving: its pods are not ready ({who}), so the cluster DNS Service has no ready "
+            "endpoint and lookups time out."
+        )
+        fixes = [f"kubectl -n {DNS_NAMESPACE} logs -l {DNS_LABEL} --previous --tail=50", restart]
+        return self._finding(
+            0.8, "dns.coredns-not-ready", cause, facts, fixes, affected, missing=["the CoreDNS log"]
+        )
+
+    # --- names that do not exist ---
+
+    def _name_problem(
+        self, view: EvidenceView, lookup: Lookup, pod: K8sObject | None, facts: list[Fact]
+    ) -> Finding | None:
+        parts = lookup.cluster_parts
+        ns = view.namespace
+        pod = pod or next(iter(view.focus_pods()), None)
+        policy = self._dns_policy(pod) if pod is not None else None
+        if policy and parts:
+            facts.append(
+                Fact(f"pod {name_of(pod or {})} dnsPolicy {policy}", src_obj(pod or {}, "spec.dnsPolicy"))
+            )
+            target = workload_ref(view, pod) if pod else "the workload"
+            return self._finding(
+                0.88,
+                "dns.dns-policy",
+                f"Pod {name_of(pod or {})} resolves {lookup.name} with the node's resolver, not CoreDNS: its dnsPolicy "
+                f"is {policy}, so cluster Service names return no such host.",
+                facts,
+                [
+                    f'kubectl patch {target} -n {ns} -p \'{{"spec":{{"template":{{"spec":'
+                    f'{{"dnsPolicy":"{"ClusterFirstWithHostNet" if "hostNetwork" in policy else "ClusterFirst"}"}}}}}}}}\''
+                ],
+                [pod] if pod else [],
+            )
+        if not parts:
+            return None
+        svc, svc_ns = parts
+        target_ns = svc_ns or ns
+        if not target_ns:
+            return None
+        env_fix = self._env_fix(view, pod, lookup.name)
+        namespace_read = view.read_status(ReadSpec(verb="get", kind="Namespace", name=svc_ns or "").key())
+        if svc_ns and svc_ns != ns and namespace_read == "no_data":
+            close = self._close_namespaces(view, svc_ns)
+            right = f"{svc}.{close[0]}.svc.cluster.local" if close else None
+            found = view.obj("Service", svc, close[0]) if close else None
+            facts.append(Fact(f"namespace {svc_ns} does not exist", f"get Namespace {svc_ns}"))
+            if found is not None:
+                facts.append(Fact(f"Service {svc} exists in namespace {close[0]}", src_obj(found)))
+            cause = (
+                f"The lookup of {lookup.name} fails with no such host because namespace {svc_ns} does not exist"
+                + (
+                    f"; the Service {svc} lives in namespace {close[0]} ({right})"
+                    if found is not None and right
+                    else ""
+                )
+                + "."
+            )
+            return self._finding(
+                0.9,
+                "dns.wrong-namespace",
+                cause,
+                facts,
+                env_fix(right) if right else [f"kubectl get svc -A | grep {svc}"],
+                [found] if found is not None else [],
+            )
+        services = self._services(view, target_ns)
+        if services is None:
+            return None
+        if view.obj("Service", svc, target_ns) is not None:
+            return None
+        elsewhere = [s for s in view.objs("Service") if name_of(s) == svc and namespace_of(s) != target_ns]
+        if elsewhere:
+            other = namespace_of(elsewhere[0])
+            right = f"{svc}.{other}.svc.cluster.local"
+            facts.append(
+                Fact(f"Service {svc} exists in namespace {other}, not in {target_ns}", src_obj(elsewhere[0]))
+            )
+            return self._finding(
+                0.9,
+                "dns.wrong-namespace",
+                f"{lookup.name} does not resolve: there is no Service {svc} in namespace {target_ns}; it lives in "
+                f"namespace {other}, so the name must be {right}.",
+                facts,
+                env_fix(right),
+                elsewhere[:1],
+            )
+        names = [name_of(s) for s in services]
+        close_names = difflib.get_close_matches(svc, names, n=1, cutoff=0.5)
+        facts.append(
+            Fact(
+                f"Services in {target_ns}: {', '.join(names[:10]) or 'none'}", f"list Service -n {target_ns}"
+            )
+        )
+        right = f"{close_names[0]}.{target_ns}.svc.cluster.local" if close_names else None
+        cause = (
+            f"{lookup.name} does not resolve (no such host): there is no Service {svc} in namespace {target_ns}"
+            + (f"; the closest existing Service is {close_names[0]} ({right})" if close_names else "")
+            + "."
+        )
+        return self._finding(
+            0.88,
+            "dns.wrong-service-name",
+            cause,
+            facts,
+            env_fix(right) if right else [f"kubectl get svc -n {target_ns}"],
+            [s for s in services if close_names and name_of(s) == close_names[0]],
+        )
+
+    @staticmethod
+    def _dns_policy(pod: K8sObject) -> str | None:
+        spec = pod.get("spec") or {}
+        policy = spec.get("dnsPolicy", "ClusterFirst")
+        if policy == "Default":
+            return "Default"
+        if spec.get("hostNetwork") and policy == "ClusterFirst":
+            return "ClusterFirst with hostNetwork (falls back to the node's resolver)"
         return None
+
+    def _env_fix(self, view: EvidenceView, pod: K8sObject | None, bad: str):  # type: ignore[no-untyped-def]
+        """Commands that replace ``bad`` with the right name where the pod's env carries it."""
+        ns = view.namespace
+
+        def fixes(right: str | None) -> list[str]:
+            if not right:
+                return []
+            if pod is not None:
+                target = workload_ref(view, pod)
+                for container in (pod.get("spec") or {}).get("containers") or []:
+                    for env in container.get("env") or []:
+                        value = str(env.get("value") or "")
+                        if bad in value:
+                            return [
+                                f"kubectl set env {target} -n {ns} -c {container.get('name')} "
+                                f"{env.get('name')}={value.replace(bad, right)}"
+                            ]
+            return [f"# point the client at {right} instead of {bad} (its config or env), then roll it out"]
+
+        return fixes
+
+    # --- nobody answers although CoreDNS runs ---
+
+    def _egress_problem(self, view: EvidenceView, lookup: Lookup, facts: list[Fact]) -> Finding | None:
+        ns = view.namespace
+        pod = next(iter(view.focus_pods()), None) or next(iter(view.objs("Pod", ns)), None)
+        if pod is None or not ns:
+            return None
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        egress = [
+            p
+            for p in view.objs("NetworkPolicy", ns)
+            if "Egress" in ((p.get("spec") or {}).get("policyTypes") or [])
+            and label_selector_matches((p.get("spec") or {}).get("podSelector"), labels)
+        ]
+        if not egress:
+            return None
+        allows_dns = any(
+            not rule.get("ports")
+            or any(str(port.get("port")) in ("53", "dns") for port in rule.get("ports") or [])
+            for p in egress
+            for rule in (p.get("spec") or {}).get("egress") or []
+        )
+        if allows_dns:
+            return None
+        names = ", ".join(name_of(p) for p in egress)
+        for policy in egress:
+            facts.append(
+                Fact(
+                    f"NetworkPolicy {name_of(policy)} restricts egress; no rule allows port 53",
+                    src_obj(policy, "spec.egress"),
+                )
+            )
+        return self._finding(
+            0.85,
+            "dns.egress-blocked",
+            f"Lookups from pod {name_of(pod)} time out because NetworkPolicy {names} in {ns} selects it with "
+            "policyType Egress and allows no traffic to port 53, so queries to the cluster DNS Service are dropped.",
+            facts,
+            [
+                f"kubectl describe networkpolicy {name_of(egress[0])} -n {ns}  # add an egress rule to "
+                "namespace kube-system pods k8s-app=kube-dns on UDP and TCP 53",
+            ],
+            egress,
+        )
+
+    def _text_only(self, view: EvidenceView, facts: list[Fact], lookup: Lookup | None = None) -> Finding:
+        what = f"{lookup.name} ({lookup.kind})" if lookup else "names"
+        return self._finding(
+            0.45 if lookup else 0.35,
+            "dns.lookup-failing",
+            f"Name resolution fails for {what}, but CoreDNS and the Services read do not show why.",
+            facts
+            or [
+                Fact(
+                    view.error_message.strip().splitlines()[0][:200] if view.error_message.strip() else "",
+                    "pasted error",
+                )
+            ],
+            [
+                f"kubectl -n {DNS_NAMESPACE} get pods -l {DNS_LABEL}",
+                f"kubectl -n {DNS_NAMESPACE} logs -l {DNS_LABEL} --tail=50",
+            ],
+            [],
+            missing=["the CoreDNS pods, their log and the Corefile"],
+        )
+
+    def _finding(
+        self,
+        score: float,
+        cause_id: str,
+        cause: str,
+        facts: list[Fact],
+        fixes: list[str],
+        affected: list[K8sObject],
+        missing: list[str] | None = None,
+    ) -> Finding:
+        return Finding(
+            category=self.category,
+            score=score,
+            root_cause_id=cause_id,
+            root_cause=cause,
+            summary=cause.split(": ")[0][:200],
+            facts=facts,
+            fix_commands=fixes,
+            prevention=[
+                "Alert on CoreDNS health (coredns_dns_responses_total by rcode, pod restarts) and on kube-dns having "
+                "no ready endpoints.",
+                "Use fully qualified Service names (svc.namespace.svc.cluster.local) from configuration that is "
+                "validated at deploy time.",
+                "Pin CoreDNS's upstream to explicit resolvers instead of the node's /etc/resolv.conf when node images "
+                "may change their resolver.",
+            ],
+            affected=[ref(o) for o in affected],
+            missing=missing or [],
+        )

@@ -155,7 +155,9 @@ class RBACForbiddenAnalyzer(Analyzer):
             role = binding.get("roleRef") or {}
             kind, name = str(role.get("kind")), str(role.get("name"))
             ns = namespace_of(binding) if kind == "Role" else None
-            specs.append(ReadSpec(verb="get", kind=kind, namespace=ns, name=name, why="the role a binding grants"))
+            specs.append(
+                ReadSpec(verb="get", kind=kind, namespace=ns, name=name, why="the role a binding grants")
+            )
         return [s for s in specs if not view.was_read(s.key())]
 
     @staticmethod
@@ -186,7 +188,10 @@ class RBACForbiddenAnalyzer(Analyzer):
             role = view.obj(kind, name, namespace_of(binding) if kind == "Role" else None)
             bound.append(f"{kind} {name}")
             facts.append(
-                Fact(f"{binding.get('kind')} {name_of(binding)} binds {subject} to {kind} {name}", src_obj(binding))
+                Fact(
+                    f"{binding.get('kind')} {name_of(binding)} binds {subject} to {kind} {name}",
+                    src_obj(binding),
+                )
             )
             if role is None:
                 continue
@@ -196,7 +201,8 @@ class RBACForbiddenAnalyzer(Analyzer):
             relevant = [
                 r
                 for r in rules
-                if denial.resource.split("/", 1)[0] in (r.get("resources") or []) or "*" in (r.get("resources") or [])
+                if denial.resource.split("/", 1)[0] in (r.get("resources") or [])
+                or "*" in (r.get("resources") or [])
             ] or rules[:2]
             facts.append(
                 Fact(
@@ -208,7 +214,7 @@ class RBACForbiddenAnalyzer(Analyzer):
             )
 
         ns = denial.namespace
-        what = f'{denial.verb} {denial.resource_ref} {denial.scope}'
+        what = f"{denial.verb} {denial.resource_ref} {denial.scope}"
         bindings_read = view.was_read(ReadSpec(verb="list", kind="ClusterRoleBinding").key())
         if bound:
             via = ", ".join(dict.fromkeys(bound))
@@ -233,19 +239,19 @@ class RBACForbiddenAnalyzer(Analyzer):
             cause += f" (request on {denial.resource} {denial.object_name})"
         cause += "."
 
-        role = _role_name(denial)
+        new_role = _role_name(denial)
         verbs = _verbs_needed(denial)
         fixes: list[str] = []
         subject_flag = f"--serviceaccount={sa[0]}:{sa[1]}" if sa else f"--user={denial.user}"
         if ns:
             fixes += [
-                f"kubectl create role {role} --verb={verbs} --resource={denial.resource_ref} -n {ns}",
-                f"kubectl create rolebinding {role} --role={role} {subject_flag} -n {ns}",
+                f"kubectl create role {new_role} --verb={verbs} --resource={denial.resource_ref} -n {ns}",
+                f"kubectl create rolebinding {new_role} --role={new_role} {subject_flag} -n {ns}",
             ]
         else:
             fixes += [
-                f"kubectl create clusterrole {role} --verb={verbs} --resource={denial.resource_ref}",
-                f"kubectl create clusterrolebinding {role} --clusterrole={role} {subject_flag}",
+                f"kubectl create clusterrole {new_role} --verb={verbs} --resource={denial.resource_ref}",
+                f"kubectl create clusterrolebinding {new_role} --clusterrole={new_role} {subject_flag}",
             ]
         as_user = f"system:serviceaccount:{sa[0]}:{sa[1]}" if sa else denial.user
         fixes.append(

@@ -54,12 +54,18 @@ _BACKENDS: tuple[tuple[re.Pattern[str], Backend], ...] = tuple(
             r"ConditionalCheckFailedException|DynamoDB",
             Backend("S3 + DynamoDB", "DynamoDB ConditionalCheckFailedException"),
         ),
-        (r"storage\.googleapis\.com|gs://|googleapi|conditionNotMet", Backend("GCS", "GCS precondition failed")),
+        (
+            r"storage\.googleapis\.com|gs://|googleapi|conditionNotMet",
+            Backend("GCS", "GCS precondition failed"),
+        ),
         (
             r"state blob is already locked|blob is already leased|LeaseAlreadyPresent|azurerm|\.blob\.core\.",
             Backend("azurerm", "Azure blob lease already present"),
         ),
-        (r"\.tflock|PreconditionFailed|s3:", Backend("S3 (use_lockfile)", "S3 lock file precondition failed")),
+        (
+            r"\.tflock|PreconditionFailed|s3:",
+            Backend("S3 (use_lockfile)", "S3 lock file precondition failed"),
+        ),
         (r"consul", Backend("Consul", "Consul lock held")),
         (
             r"workspace (?:is )?already locked|app\.terraform\.io|HCP Terraform|Terraform Cloud",
@@ -103,7 +109,7 @@ def _check_command(backend: Backend | None, lock: LockInfo | None, text: str) ->
     if backend.name == "S3 + DynamoDB" and path:
         return (
             "aws dynamodb get-item --table-name <lock-table> "
-            f"--key '{{\"LockID\":{{\"S\":\"{path}\"}}}}'  # the lock item: Who, Operation, Created"
+            f'--key \'{{"LockID":{{"S":"{path}"}}}}\'  # the lock item: Who, Operation, Created'
         )
     if backend.name == "GCS":
         match = _GCS_LOCK.search(text)
@@ -160,13 +166,23 @@ class TerraformStateLockAnalyzer(Analyzer):
         facts += [
             Fact(f"lock ID {lock.lock_id}", f"{source}, Lock Info ID"),
             *(
-                [Fact(f"lock held by {lock.who} for {lock.operation or 'an operation'}", f"{source}, Lock Info Who")]
+                [
+                    Fact(
+                        f"lock held by {lock.who} for {lock.operation or 'an operation'}",
+                        f"{source}, Lock Info Who",
+                    )
+                ]
                 if lock.who
                 else []
             ),
             *([Fact(f"locked state path {lock.path}", f"{source}, Lock Info Path")] if lock.path else []),
             *(
-                [Fact(f"lock created {lock.created} by Terraform {lock.version}", f"{source}, Lock Info Created")]
+                [
+                    Fact(
+                        f"lock created {lock.created} by Terraform {lock.version}",
+                        f"{source}, Lock Info Created",
+                    )
+                ]
                 if lock.created
                 else []
             ),
@@ -190,7 +206,9 @@ class TerraformStateLockAnalyzer(Analyzer):
         fixes.append(
             f"terraform{chdir} force-unlock {lock.lock_id}  # ⚠ only after confirming {holder} is no longer running"
         )
-        fixes.append(f"terraform{chdir} plan -lock-timeout=10m  # then re-plan before applying: the state may have changed")
+        fixes.append(
+            f"terraform{chdir} plan -lock-timeout=10m  # then re-plan before applying: the state may have changed"
+        )
         return Finding(
             category=self.category,
             score=0.95,
