@@ -10,12 +10,13 @@ from langgraph.graph import END, START, StateGraph
 
 from graph.context import Context
 from graph.nodes.analyze import analyze
+from graph.nodes.answer_followup import answer_followup
 from graph.nodes.classify import classify
 from graph.nodes.critique import critique
 from graph.nodes.finalize import finalize
 from graph.nodes.inspect_cluster import inspect_cluster
 from graph.nodes.retrieve_runbooks import retrieve_runbooks
-from graph.routing import after_critique
+from graph.routing import after_critique, route_start
 from graph.state import InputState, OutputState, State
 
 # Six nodes a pass, at most 1 + max_loops passes (max_loops is at most 10 in settings).
@@ -27,7 +28,9 @@ def build_graph() -> StateGraph[State, Context, InputState, OutputState]:
     builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
     for node in (classify, inspect_cluster, retrieve_runbooks, analyze, critique, finalize):
         builder.add_node(node.__name__, node)  # type: ignore[call-overload]
-    builder.add_edge(START, "classify")
+    builder.add_node("answer_followup", answer_followup)  # type: ignore[call-overload]
+    builder.add_conditional_edges(START, route_start, ["answer_followup", "classify"])
+    builder.add_edge("answer_followup", END)
     builder.add_edge("classify", "inspect_cluster")
     builder.add_edge("inspect_cluster", "retrieve_runbooks")
     builder.add_edge("retrieve_runbooks", "analyze")

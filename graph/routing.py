@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
+from graph.followups import is_followup
 from graph.state import State
+
+
+def route_start(state: State) -> Literal["answer_followup", "classify"]:
+    """A chat thread that holds a diagnosis answers follow-ups; anything else is a new diagnosis."""
+    if not state.get("diagnosis"):
+        return "classify"
+    if state.get("question") or is_followup(state.get("error_message") or ""):
+        return "answer_followup"
+    return "classify"
 
 
 def after_critique(state: State) -> Literal["inspect_cluster", "finalize"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, NotRequired
 
+from langgraph.channels import EphemeralValue
 from typing_extensions import TypedDict
 
 from graph.entities import Entities
@@ -51,6 +52,8 @@ class InputState(TypedDict):
     """Pod name, when known."""
     workload: NotRequired[str | None]
     """kind/name of the workload, when known."""
+    question: NotRequired[Annotated[str | None, EphemeralValue]]
+    """A follow-up about the thread's diagnosis; ephemeral, so it never outlives the run that asked."""
 
 
 class OutputState(TypedDict):
@@ -58,6 +61,8 @@ class OutputState(TypedDict):
 
     diagnosis: dict[str, Any]
     """A :class:`graph.schemas.Diagnosis` as JSON."""
+    answer: NotRequired[Annotated[dict[str, Any] | None, EphemeralValue]]
+    """The reply to a follow-up (:class:`graph.followups.FollowupAnswer`); only in the run that asked."""
 
 
 class State(InputState):
@@ -89,3 +94,5 @@ class State(InputState):
     """Time spent per node."""
     diagnosis: NotRequired[dict[str, Any]]
     """The final Diagnosis (finalize)."""
+    answer: NotRequired[Annotated[dict[str, Any] | None, EphemeralValue]]
+    """The reply to a follow-up (answer_followup); ephemeral, so the next run does not return it."""
