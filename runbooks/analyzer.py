@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-ANALYZER_VERSION = "3"
+ANALYZER_VERSION = "4"
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z0-9]+")
@@ -60,7 +60,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "memory cgroup out of memory",
         "killed process",
     ),
-    "sigkill": ("sigkill", "signal 9", "kill 9", "137"),
+    "sigkill": ("sigkill", "signal 9", "kill 9", "137", "exit code 137", "exit 137", "exitcode 137"),
     "sigterm": ("sigterm", "signal 15", "exit code 143", "143"),
     "crashloop": (
         "crashloopbackoff",

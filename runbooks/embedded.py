@@ -50,11 +50,11 @@ _MANIFEST = "manifest.json"
 FloatArray = npt.NDArray[np.float32]
 
 
-def _meta_text(runbook: Runbook) -> str:
+def meta_text(runbook: Runbook) -> str:
     return "\n".join([runbook.id, runbook.title, *runbook.categories, *runbook.keywords, *runbook.symptoms])
 
 
-def _chunks(runbook: Runbook) -> list[tuple[str, str]]:
+def section_chunks(runbook: Runbook) -> list[tuple[str, str]]:
     """(heading, text) pairs searched for this runbook; never empty."""
     chunks = [
         (heading, f"{heading}\n{text}")
@@ -87,7 +87,7 @@ class EmbeddedIndex:
         chunk_owner: list[int] = []
         chunk_texts: list[str] = []
         for position, runbook in enumerate(self._runbooks):
-            for heading, text in _chunks(runbook):
+            for heading, text in section_chunks(runbook):
                 self._chunk_headings.append(heading)
                 chunk_owner.append(position)
                 chunk_texts.append(text)
@@ -139,7 +139,7 @@ class EmbeddedIndex:
         return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:24]
 
     def _build(self, chunk_texts: list[str]) -> None:
-        self._meta = _bm25([analyzer.analyze(_meta_text(runbook)) for runbook in self._runbooks])
+        self._meta = _bm25([analyzer.analyze(meta_text(runbook)) for runbook in self._runbooks])
         self._sections = _bm25([analyzer.analyze(text) for text in chunk_texts])
         if self._encoder is not None:
             self._dense = self._encoder.encode(chunk_texts)

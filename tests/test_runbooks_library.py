@@ -152,7 +152,7 @@ def _commands(runbook: Runbook, sections: tuple[str, ...] = ("Diagnose", "Fix", 
 
 
 def _all_kubectl_argvs() -> list[tuple[str, list[str]]]:
-    argvs = []
+    argvs: list[tuple[str, list[str]]] = []
     for runbook in RUNBOOKS:
         for line in _commands(runbook, ("Symptoms", "Diagnose", "Fix", "Prevent")):
             argvs.extend((runbook.id, segment) for segment in _kubectl_segments(line))
@@ -399,4 +399,5 @@ def test_settings_runbooks_dirs_reads_several_folders(
     from idp.settings import Settings
 
     monkeypatch.setenv("IDP_RUNBOOKS_DIRS", f"{tmp_path / 'a'},{tmp_path / 'b'}")
-    assert Settings().runbooks_dirs == [tmp_path / "a", tmp_path / "b"]
+    settings = Settings()  # type: ignore[call-arg]  # pydantic-settings fills fields from the env
+    assert settings.runbooks_dirs == [tmp_path / "a", tmp_path / "b"]
