@@ -8,11 +8,11 @@ REST path of the kind), so there are no per-kind methods and no verb but GET any
 - Lists are paginated (``limit``/``continue``) and capped in total.
 - Expected failures (403, 404, timeout, unreachable, 5xx) come back as typed ``ReadResult``
   errors; only bugs raise.
-- Secrets: the response body is read raw (the client's models are never built), parsed, and
-  reduced by :func:`~tools.reader.strip_secret` before anything else sees it; the raw bytes
-  and the parsed values are dropped at once. Values exist only transiently inside this
-  module (Kubernetes has no way to list key names without sending values); nothing returned
-  by the reader holds them.
+- Secrets: the response body is read raw (the client's models are never built) and parsed
+  with a hook that replaces each value by ``None`` as soon as its object is decoded; then
+  :func:`~tools.reader.strip_secret` keeps key names only. Kubernetes cannot list key names
+  without sending values, so they exist briefly in the response buffer and the parser;
+  nothing the reader returns, logs or keeps holds them.
 - ``metadata.managedFields`` is removed from every object: it is large and says nothing a
   diagnosis needs.
 """
@@ -383,8 +383,10 @@ class LiveReader:
 
     @staticmethod
     def _decode(request: ReadRequest, body: bytes) -> dict[str, Any] | ReadResult[Any]:
+        # A Secret's values are dropped while the JSON is parsed, before the document is complete.
+        hook = _drop_secret_values if request.kind == "Secret" else None
         try:
-            doc = json.loads(body)
+            doc = json.loads(body, object_pairs_hook=hook)
         except ValueError as exc:
             return failed(request, ErrorReason.SERVER_ERROR, f"the API answered with invalid JSON: {exc}")
         if not isinstance(doc, dict):
@@ -402,6 +404,15 @@ class LiveReader:
         if info.kind == "Secret":
             return strip_secret(obj)
         return obj
+
+
+def _drop_secret_values(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if "metadata" in obj:  # an object, not a nested map: its data/stringData hold the values
+        for field in ("data", "stringData"):
+            if isinstance(obj.get(field), dict):
+                obj[field] = dict.fromkeys(obj[field])
+    return obj
 
 
 def _api_client(configuration: k8s_client.Configuration) -> k8s_client.ApiClient:

@@ -86,8 +86,4 @@ def build_reader(settings: Settings) -> ClusterReader:
         return NoClusterReader()
     from tools.live import LiveReader
 
-    if source is ClusterSource.IN_CLUSTER:
-        return LiveReader.in_cluster(timeout_s=settings.api_timeout_s)
-    return LiveReader.from_kubeconfig(
-        settings.kubeconfig, settings.kube_context, timeout_s=settings.api_timeout_s
-    )
+    return LiveReader.from_settings(settings)
