@@ -1,13 +1,332 @@
-"""CreateContainerError: (analyzer not written yet)."""
+"""CreateContainerError: the runtime cannot create or start a container's process.
+
+Shows as CreateContainerError or RunContainerError while waiting, or as a StartError /
+ContainerCannotRun termination with exit code 128 (the pod then reads CrashLoopBackOff). The
+runtime's message names the cause: the command is not in the image (executable file not found,
+no such file or directory), the binary is for another CPU architecture (exec format error),
+it is not executable, the working directory is missing, or a volume is mounted onto a path
+of the wrong type (a directory onto a file).
+"""
 
 from __future__ import annotations
 
-from graph.analyzers.base import Analyzer, Finding
-from graph.evidence import EvidenceView
+import re
+
+from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_log, src_obj
+from graph.analyzers.common import failing_containers, latest_log, template_prefix, workload_ref
+from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
+from graph.k8s import ContainerState, container_spec, pod_spec
+
+_RUNTIME_REASONS = {"CreateContainerError", "RunContainerError", "ContainerCannotRun", "StartError"}
+_EXEC_FORMAT = re.compile(r"exec format error", re.I)
+_RUNTIME_LOG = re.compile(
+    r"exec format error|exec user process caused|exec (/\S+): no such file or directory|"
+    r"OCI runtime (?:create|exec) failed",
+    re.I,
+)
+_NOT_FOUND = re.compile(
+    r"executable file not found in \$PATH|exec: \\?\"([^\"\\]+)\\?\": stat [^:]+: no such file or directory|"
+    r"exec (/[^\s:]+): no such file or directory|no such file or directory",
+    re.I,
+)
+_EXEC_TARGET = re.compile(r"exec(?::)? \\?\"([^\"\\]+)\\?\"|exec (/[^\s:]+):|stat ([^\s:]+): no such file")
+_PERMISSION = re.compile(r"exec[^\n]*permission denied", re.I)
+_MOUNT = re.compile(
+    r"not a directory|Are you trying to mount a directory onto a file|error mounting|mount(?:ing)? [^\n]*"
+    r"(?:read-only file system|is a directory)",
+    re.I,
+)
+_CWD = re.compile(r"chdir to cwd \(\\?\"([^\"\\]+)\\?\"\)[^\n]*|cwd[^\n]*no such file", re.I)
+
+
+def _runtime_failure(c: ContainerState) -> bool:
+    if c.init:
+        return False  # an init container that cannot start is an InitContainerFailure
+    return (
+        c.waiting_reason in _RUNTIME_REASONS
+        or c.terminated_reason in ("StartError", "ContainerCannotRun")
+        or c.last_reason in ("StartError", "ContainerCannotRun")
+        or (c.last_exit_code == 128 and bool(c.last_message))
+    )
 
 
 class CreateContainerErrorAnalyzer(Analyzer):
     category = "CreateContainerError"
 
     def analyze(self, view: EvidenceView) -> Finding | None:
+        hits = list(failing_containers(view, _runtime_failure))
+        from_log = False
+        if not hits:
+            # exec format error and a missing interpreter surface only in the crashed instance's log.
+            hits = [
+                (pod, state)
+                for pod, state in failing_containers(
+                    view, lambda c: not c.init and (c.restarts > 0 or c.terminated_reason is not None)
+                )
+                if (logged := latest_log(view, pod, state.name)) and _RUNTIME_LOG.search(logged[0])
+            ]
+            from_log = True
+        if not hits:
+            return None
+        pod, state = hits[0]
+        ns, pod_name = namespace_of(pod), name_of(pod)
+        target = workload_ref(view, pod)
+        spec = container_spec(pod, state.name) or {}
+        message, facts = self._evidence(view, pod, state, from_log)
+        image = str(spec.get("image") or state.image or "")
+        command = [str(c) for c in spec.get("command") or []]
+        args = [str(a) for a in spec.get("args") or []]
+        if command or args:
+            facts.append(
+                Fact(
+                    f"container {state.name} runs command {command or '(image entrypoint)'} args {args or '[]'} "
+                    f"from image {image}",
+                    src_obj(pod, f"spec.containers[{state.name}]"),
+                )
+            )
+        path = self._container_path(view, pod, state)
+        kind_word, _, workload = target.partition("/")
+        patch = f"kubectl patch {kind_word} {workload}{ns_flag(ns)} --type=json -p "
+        where = f"Container {state.name} of pod {pod_name} ({target})"
+        previous = self._serving_image(view, pod, state.name, image)
+        if previous:
+            facts.append(
+                Fact(
+                    f"the previous ReplicaSet {name_of(previous[0])} runs {previous[1]} with ready pods",
+                    src_obj(previous[0], "spec.template"),
+                )
+            )
+        fixes: list[str] = []
+        score = 0.9 if from_log else 0.95
+        if _EXEC_FORMAT.search(message):
+            arch = self._node_arch(view, pod)
+            cause_id = "createcontainer.exec-format"
+            cause = (
+                f"{where} cannot start: exec format error — the binary in image {image} is built for another CPU "
+                f"architecture than node {(pod.get('spec') or {}).get('nodeName')}"
+                + (f" ({arch})" if arch else "")
+                + "."
+            )
+            if arch:
+                facts.append(
+                    Fact(
+                        f"node {(pod.get('spec') or {}).get('nodeName')} is {arch}",
+                        "Node status.nodeInfo.architecture",
+                    )
+                )
+            fixes.append(f"docker buildx imagetools inspect {image}")
+            fixes.append(f"docker buildx build --platform linux/{arch or 'amd64'} -t {image} --push .")
+            if arch:
+                other = "amd64" if arch == "arm64" else "arm64"
+                fixes.append(
+                    f"kubectl patch {kind_word} {workload}{ns_flag(ns)} -p "
+                    + "'"
+                    + self._nest(kind_word, f'{{"nodeSelector":{{"kubernetes.io/arch":"{other}"}}}}')
+                    + "'"
+                )
+        elif _MOUNT.search(message):
+            cause_id = "createcontainer.bad-mount-path"
+            mount, index = self._mount_in(message, spec)
+            cause = f"{where} cannot start: the runtime fails to mount a volume"
+            if mount:
+                cause += f" at {mount.get('mountPath')} (volume {mount.get('name')})"
+                facts.append(
+                    Fact(
+                        f"volumeMount {mount.get('name')} -> {mount.get('mountPath')}"
+                        + (f" subPath {mount.get('subPath')}" if mount.get("subPath") else ""),
+                        src_obj(pod, f"spec.containers[{state.name}].volumeMounts"),
+                    )
+                )
+            cause += f": {self._short(message)} (a directory mounted onto a file, or the reverse)."
+            if mount:
+                base = str(mount.get("mountPath", "")).rstrip("/").rsplit("/", 1)[-1]
+                op = "replace" if mount.get("subPath") else "add"
+                fixes.append(
+                    patch
+                    + f'\'[{{"op":"{op}","path":"{path}/volumeMounts/{index}/subPath","value":"{base}"}}]\''
+                )
+        elif _PERMISSION.search(message):
+            cause_id = "createcontainer.not-executable"
+            exe = self._exec_target(message) or (command[:1] or ["the entrypoint"])[0]
+            cause = f"{where} cannot start: {exe} in image {image} is not executable (permission denied)."
+            fixes.append(f"crane export {image} - | tar -tvf - | grep '{exe.lstrip('/')}'")
+            fixes.append(
+                patch + f'\'[{{"op":"replace","path":"{path}/command","value":["/bin/sh","{exe}"]}}]\''
+            )
+        elif cwd := _CWD.search(message):
+            cause_id = "createcontainer.missing-workdir"
+            cause = f"{where} cannot start: its working directory does not exist in image {image} ({cwd.group(0)[:200]})."
+            fixes.append(patch + f'\'[{{"op":"remove","path":"{path}/workingDir"}}]\'')
+        elif _NOT_FOUND.search(message):
+            exe = self._exec_target(message) or (command[:1] or ["the entrypoint"])[0]
+            cause_id = "createcontainer.executable-not-found"
+            field = "command" if exe in command or not args or exe not in args else "args"
+            cause = (
+                f"{where} cannot start: the executable {exe} does not exist in image {image} "
+                f"({self._short(message)})"
+            )
+            if previous:
+                cause += f"; the previous image {previous[1]} had it"
+            cause += f". Its {field} points at a path the image does not contain."
+            fixes.append(f"crane export {image} - | tar -tf - | grep '{exe.rsplit('/', 1)[-1]}'")
+            fixes.append(
+                patch
+                + f'\'[{{"op":"replace","path":"{path}/{field}","value":["<path of {exe.rsplit("/", 1)[-1]} in {image}>"]}}]\''
+            )
+        else:
+            cause_id = "createcontainer.runtime-error"
+            cause = (
+                f"{where} cannot start: the runtime reports {self._short(message) or state.waiting_reason}."
+            )
+            score = 0.85
+        if previous:
+            fixes.append(f"kubectl rollout undo {target}{ns_flag(ns)}")
+        fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
+        return Finding(
+            category=self.category,
+            score=score,
+            root_cause_id=cause_id,
+            root_cause=cause,
+            summary=f"{target}: runtime cannot start {state.name}: {self._short(message)}"[:200],
+            facts=facts,
+            fix_commands=fixes,
+            prevention=[
+                "Smoke-test the built image with its real command (docker run <image> --version) in CI, on every "
+                "target architecture.",
+                "Build multi-arch images (docker buildx --platform linux/amd64,linux/arm64) when node pools mix "
+                "architectures.",
+                "Mount single files with subPath and keep command paths in the image's own ENTRYPOINT where possible.",
+            ],
+            affected=[ref(pod)],
+        )
+
+    @staticmethod
+    def _short(message: str) -> str:
+        inner = re.search(r'msg="((?:[^"\\]|\\.)*)"', message)
+        text = inner.group(1).replace('\\"', '"') if inner else message
+        return text.strip()[:300]
+
+    @staticmethod
+    def _exec_target(message: str) -> str | None:
+        found = _EXEC_TARGET.search(message)
+        if not found:
+            return None
+        return next(g for g in found.groups() if g)
+
+    def _evidence(
+        self, view: EvidenceView, pod: K8sObject, state: ContainerState, from_log: bool
+    ) -> tuple[str, list[Fact]]:
+        ns, pod_name = namespace_of(pod) or "", name_of(pod)
+        status = f"status.containerStatuses[{state.name}]"
+        facts: list[Fact] = []
+        message = ""
+        if state.waiting_reason in _RUNTIME_REASONS and state.waiting_message:
+            message = state.waiting_message
+            facts.append(
+                Fact(
+                    f"{state.waiting_reason}: {self._short(message)}", src_obj(pod, f"{status}.state.waiting")
+                )
+            )
+        for reason, code, text, where in (
+            (
+                state.terminated_reason,
+                state.terminated_exit_code,
+                state.terminated_message,
+                "state.terminated",
+            ),
+            (state.last_reason, state.last_exit_code, state.last_message, "lastState.terminated"),
+        ):
+            if reason in ("StartError", "ContainerCannotRun") or (code == 128 and text):
+                message = message or str(text or "")
+                facts.append(
+                    Fact(
+                        f"container {state.name} terminated with reason {reason}, exit code {code}: {self._short(str(text or ''))}",
+                        src_obj(pod, f"{status}.{where}"),
+                    )
+                )
+                if state.waiting_reason == "CrashLoopBackOff":
+                    facts.append(
+                        Fact(
+                            f"the pod shows CrashLoopBackOff after {state.restarts} restart(s), but the process never started",
+                            src_obj(pod, f"{status}.state.waiting"),
+                        )
+                    )
+                break
+        for event in view.events_for(pod):
+            text = str(event.get("message") or "")
+            if event.get("reason") == "Failed" and re.search(
+                r"exec|mount|runtime|cwd|not found|format", text, re.I
+            ):
+                facts.append(Fact(self._short(text), src_event(event)))
+                message = message or text
+                break
+        if from_log or not message:
+            logged = latest_log(view, pod, state.name)
+            if logged:
+                lines = [line for line in logged[0].splitlines() if _RUNTIME_LOG.search(line)]
+                if lines:
+                    facts.append(
+                        Fact(f"log: {lines[-1].strip()[:300]}", src_log(ns, pod_name, state.name, logged[1]))
+                    )
+                    message = message or lines[-1]
+                    if state.waiting_reason == "CrashLoopBackOff":
+                        facts.append(
+                            Fact(
+                                f"the pod shows CrashLoopBackOff after {state.restarts} restart(s): the process cannot be executed",
+                                src_obj(pod, f"{status}.state.waiting"),
+                            )
+                        )
+        return message, facts
+
+    @staticmethod
+    def _mount_in(message: str, spec: K8sObject) -> tuple[K8sObject | None, int]:
+        mounts = list(spec.get("volumeMounts") or [])
+        best: tuple[int, K8sObject | None, int] = (0, None, 0)
+        for index, mount in enumerate(mounts):
+            path = str(mount.get("mountPath") or "")
+            if path and path in message and len(path) > best[0]:
+                best = (len(path), mount, index)
+        return best[1], best[2]
+
+    @staticmethod
+    def _nest(kind: str, spec_body: str) -> str:
+        body = spec_body
+        for part in reversed(template_prefix(kind).strip("/").split("/")):
+            body = f'{{"{part}":{body}}}'
+        return body
+
+    @staticmethod
+    def _container_path(view: EvidenceView, pod: K8sObject, state: ContainerState) -> str:
+        found = view.workload_of(pod)
+        names = [c.get("name") for c in pod_spec(pod).get("containers") or []]
+        index = names.index(state.name) if state.name in names else 0
+        return f"{template_prefix(found[0] if found else 'Pod')}/containers/{index}"
+
+    @staticmethod
+    def _node_arch(view: EvidenceView, pod: K8sObject) -> str | None:
+        node = view.obj("Node", str((pod.get("spec") or {}).get("nodeName") or ""))
+        if node is None:
+            return None
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        arch = labels.get("kubernetes.io/arch") or ((node.get("status") or {}).get("nodeInfo") or {}).get(
+            "architecture"
+        )
+        return str(arch) if arch else None
+
+    @staticmethod
+    def _serving_image(
+        view: EvidenceView, pod: K8sObject, container: str, image: str
+    ) -> tuple[K8sObject, str] | None:
+        chain = view.owner_chain(pod)
+        if len(chain) < 2 or chain[0].get("kind") != "ReplicaSet":
+            return None
+        rs, deployment = chain[0], chain[1]
+        for other in view.objs("ReplicaSet", namespace_of(rs)):
+            if other is rs or view.owner(other) is not deployment:
+                continue
+            if not (other.get("status") or {}).get("readyReplicas"):
+                continue
+            other_image = (container_spec(other, container) or {}).get("image")
+            if other_image and other_image != image:
+                return other, str(other_image)
         return None

@@ -25,13 +25,17 @@ _PULL_IMAGE = re.compile(r'(?:Failed to pull image|Back-off pulling image|pullin
 _SUBCAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "invalid-name",
-        re.compile(r"InvalidImageName|invalid reference format|couldn't parse image|Failed to apply default", re.I),
+        re.compile(
+            r"InvalidImageName|invalid reference format|couldn't parse image|Failed to apply default", re.I
+        ),
     ),
     ("never-pull", re.compile(r"ErrImageNeverPull|pull policy is Never|imagePullPolicy is Never", re.I)),
     ("rate-limit", re.compile(r"toomanyrequests|too many requests|pull rate limit|\b429\b", re.I)),
     (
         "architecture",
-        re.compile(r"no matching manifest for|no match for platform|does not match the specified platform", re.I),
+        re.compile(
+            r"no matching manifest for|no match for platform|does not match the specified platform", re.I
+        ),
     ),
     (
         "access-denied",
@@ -132,7 +136,9 @@ class ImagePullBackOffAnalyzer(Analyzer):
         for event in view.events_for(pod):
             text = str(event.get("message") or "")
             if event.get("reason") in ("Failed", "InspectFailed", "ErrImageNeverPull") and (
-                not image or image in text or state.name in str((event.get("involvedObject") or {}).get("fieldPath"))
+                not image
+                or image in text
+                or state.name in str((event.get("involvedObject") or {}).get("fieldPath"))
             ):
                 if text.startswith("Error: ") and len(text) < 40:
                     continue  # "Error: ErrImagePull" says nothing the waiting reason does not
@@ -165,10 +171,16 @@ class ImagePullBackOffAnalyzer(Analyzer):
         if event is not None:
             facts.append(Fact(message[:500], src_event(event)))
         elif message and message != state.waiting_reason:
-            facts.append(Fact(message[:500], src_obj(pod, f"status.{status_field}[{state.name}].state.waiting.message")))
+            facts.append(
+                Fact(
+                    message[:500], src_obj(pod, f"status.{status_field}[{state.name}].state.waiting.message")
+                )
+            )
         same = [p for p, s in hits if s.name == state.name and workload_ref(view, p) == target]
         if len(same) > 1:
-            facts.append(Fact(f"{len(same)} pods of {target} fail to pull the same image", "pods in namespace"))
+            facts.append(
+                Fact(f"{len(same)} pods of {target} fail to pull the same image", "pods in namespace")
+            )
         previous = self._serving_image(view, pod, state.name, image)
         if previous:
             facts.append(
@@ -197,9 +209,7 @@ class ImagePullBackOffAnalyzer(Analyzer):
             fixes.append(f"{set_image}{registry}/{repo}:<existing-tag>")
         elif sub in ("auth", "access-denied"):
             denied = "refuses the credentials" if sub == "auth" else "denies access (pull access denied)"
-            cause = (
-                f"The image {image} cannot be pulled for {where}: registry {registry} {denied} — {secrets_note}."
-            )
+            cause = f"The image {image} cannot be pulled for {where}: registry {registry} {denied} — {secrets_note}."
             if sub == "access-denied":
                 cause = cause[:-1] + f"; or the repository {repo} does not exist under that name."
             fixes += self._auth_fixes(view, pod, registry, secrets, ns)
@@ -218,14 +228,12 @@ class ImagePullBackOffAnalyzer(Analyzer):
                 f"{f' (linux/{arch})' if arch else ''} — it was built for another CPU architecture."
             )
             fixes.append(f"docker buildx imagetools inspect {image}")
-            fixes.append(
-                f"docker buildx build --platform linux/amd64,linux/arm64 -t {image} --push ."
-            )
+            fixes.append(f"docker buildx build --platform linux/amd64,linux/arm64 -t {image} --push .")
             if arch:
                 other = "amd64" if arch == "arm64" else "arm64"
                 fixes.append(
                     f"kubectl patch {target}{ns_flag(ns)} --type=merge -p "
-                    f"'{{\"spec\":{{\"template\":{{\"spec\":{{\"nodeSelector\":{{\"kubernetes.io/arch\":\"{other}\"}}}}}}}}}}'"
+                    f'\'{{"spec":{{"template":{{"spec":{{"nodeSelector":{{"kubernetes.io/arch":"{other}"}}}}}}}}}}\''
                 )
         elif sub == "invalid-name":
             cause = f"The image reference {image!r} of {where} is not a valid image name (InvalidImageName)."
@@ -238,7 +246,7 @@ class ImagePullBackOffAnalyzer(Analyzer):
             path = self._container_json_path(view, pod, state)
             fixes.append(
                 f"kubectl patch {target}{ns_flag(ns)} --type=json -p "
-                f"'[{{\"op\":\"replace\",\"path\":\"{path}/imagePullPolicy\",\"value\":\"IfNotPresent\"}}]'"
+                f'\'[{{"op":"replace","path":"{path}/imagePullPolicy","value":"IfNotPresent"}}]\''
             )
         elif sub == "unreachable":
             node = str((pod.get("spec") or {}).get("nodeName") or "<node>")
@@ -288,7 +296,9 @@ class ImagePullBackOffAnalyzer(Analyzer):
         return f"{prefix}/{field}/{index}"
 
     @staticmethod
-    def _serving_image(view: EvidenceView, pod: K8sObject, container: str, image: str) -> tuple[K8sObject, str] | None:
+    def _serving_image(
+        view: EvidenceView, pod: K8sObject, container: str, image: str
+    ) -> tuple[K8sObject, str] | None:
         """An older ReplicaSet of the same Deployment whose pods run another image of this container."""
         chain = view.owner_chain(pod)
         if not chain or chain[0].get("kind") != "ReplicaSet":
@@ -328,7 +338,10 @@ class ImagePullBackOffAnalyzer(Analyzer):
             sa_secrets = [str(s.get("name")) for s in sa.get("imagePullSecrets") or [] if s.get("name")]
             if sa_secrets:
                 facts.append(
-                    Fact(f"service account {sa_name} adds imagePullSecrets {', '.join(sa_secrets)}", src_obj(sa, "imagePullSecrets"))
+                    Fact(
+                        f"service account {sa_name} adds imagePullSecrets {', '.join(sa_secrets)}",
+                        src_obj(sa, "imagePullSecrets"),
+                    )
                 )
             names += [n for n in sa_secrets if n not in names]
         if not names:
@@ -346,13 +359,32 @@ class ImagePullBackOffAnalyzer(Analyzer):
         ]
         facts.append(Fact(f"imagePullSecrets: {', '.join(names)}", src_obj(pod, "spec.imagePullSecrets")))
         if missing:
-            facts.append(Fact(f"Secret {', '.join(missing)} does not exist in namespace {ns}", f"get Secret -n {ns}"))
-            return names, facts, f"the pull secret {', '.join(missing)} it references does not exist in namespace {ns}"
+            facts.append(
+                Fact(f"Secret {', '.join(missing)} does not exist in namespace {ns}", f"get Secret -n {ns}")
+            )
+            return (
+                names,
+                facts,
+                f"the pull secret {', '.join(missing)} it references does not exist in namespace {ns}",
+            )
         for n in names:
             secret = view.obj("Secret", n, ns)
-            if secret is not None and secret.get("type") not in (None, "kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg"):
-                facts.append(Fact(f"Secret {n} has type {secret.get('type')}, not kubernetes.io/dockerconfigjson", src_obj(secret, "type")))
-                return names, facts, f"the pull secret {n} is of type {secret.get('type')}, which the kubelet ignores"
+            if secret is not None and secret.get("type") not in (
+                None,
+                "kubernetes.io/dockerconfigjson",
+                "kubernetes.io/dockercfg",
+            ):
+                facts.append(
+                    Fact(
+                        f"Secret {n} has type {secret.get('type')}, not kubernetes.io/dockerconfigjson",
+                        src_obj(secret, "type"),
+                    )
+                )
+                return (
+                    names,
+                    facts,
+                    f"the pull secret {n} is of type {secret.get('type')}, which the kubelet ignores",
+                )
         return names, facts, f"the credentials in {', '.join(names)} are wrong, expired or lack pull access"
 
     def _auth_fixes(
@@ -368,12 +400,14 @@ class ImagePullBackOffAnalyzer(Analyzer):
         fixes = [create + (" --dry-run=client -o yaml | kubectl apply -f -" if secrets else "")]
         if not secrets:
             if kind == "pod":
-                fixes.append(f"kubectl patch serviceaccount {pod_spec(pod).get('serviceAccountName') or 'default'}{ns_flag(ns)} "
-                             f"-p '{{\"imagePullSecrets\":[{{\"name\":\"{name}\"}}]}}'")
+                fixes.append(
+                    f"kubectl patch serviceaccount {pod_spec(pod).get('serviceAccountName') or 'default'}{ns_flag(ns)} "
+                    f'-p \'{{"imagePullSecrets":[{{"name":"{name}"}}]}}\''
+                )
             else:
                 prefix = template_prefix(kind).strip("/").split("/")
-                body = f"{{\"imagePullSecrets\":[{{\"name\":\"{name}\"}}]}}"
+                body = f'{{"imagePullSecrets":[{{"name":"{name}"}}]}}'
                 for part in reversed(prefix):
-                    body = f"{{\"{part}\":{body}}}"
+                    body = f'{{"{part}":{body}}}'
                 fixes.append(f"kubectl patch {kind} {workload}{ns_flag(ns)} -p '{body}'")
         return fixes

@@ -1,13 +1,388 @@
-"""InitContainerFailure: (analyzer not written yet)."""
+"""InitContainerFailure: an init container fails or loops, so the app containers never start.
+
+Shows as Init:Error or Init:CrashLoopBackOff (or Init:StartError). Whatever the reason the init
+container fails — a host that does not resolve, a dependency that refuses connections, a failed
+database migration, a permission error — the label is this one; the log of the crashed instance
+says why, and the finding quotes it. When the log names a host that is not a Service of the
+namespace, the Service it most likely meant (same port, similar name) is proposed.
+"""
 
 from __future__ import annotations
 
-from graph.analyzers.base import Analyzer, Finding
-from graph.evidence import EvidenceView
+import re
+
+from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_log, src_obj
+from graph.analyzers.common import error_lines, failing_containers, latest_log, similar_names, workload_ref
+from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
+from graph.k8s import ContainerState, container_spec, pod_spec
+from graph.schemas import ReadSpec
+
+_HOST_ERRORS = (
+    re.compile(r"UnknownHostException:? ([\w.-]+)"),
+    re.compile(r"lookup ([\w.-]+)(?: on [\d.:\[\]a-f]+)?: no such host"),
+    re.compile(r"could not translate host name \"([\w.-]+)\""),
+    re.compile(r"getaddrinfo (?:ENOTFOUND|EAI_AGAIN) ([\w.-]+)"),
+    re.compile(r"Unknown (?:MySQL )?server host '([\w.-]+)'"),
+    re.compile(r"bad address '([\w.-]+)'"),
+    re.compile(r"can't resolve '?([\w.-]+)'?"),
+    re.compile(r"server can't find ([\w.-]+?)\.?: NXDOMAIN"),
+    re.compile(r"unknown host:? '?([\w.-]+)'?", re.I),
+    re.compile(r"([\w.-]+): (?:Name or service not known|Temporary failure in name resolution)"),
+)
+_CONNECT = re.compile(
+    r"(?:dial tcp |connect to |connection to |server at \"?)([\w.-]+):(\d+)[^\n]*?"
+    r"(connection refused|timed out|i/o timeout|no route to host)|"
+    r"(connection refused|Connection timed out|ECONNREFUSED|could not connect to server)",
+    re.I,
+)
+_MIGRATION = re.compile(
+    r"Migration (?:of schema [^\n]* to version )?\"?([\w.-]*V[\w.]+__[\w.-]+|[\w.-]+\.sql)\"? failed|"
+    r"Validate failed[^\n]*|checksum mismatch[^\n]*|Dirty database version \d+[^\n]*|"
+    r"relation \"[\w.]+\" (?:already exists|does not exist)|alembic[^\n]*(?:Error|error)[^\n]*|"
+    r"migration[^\n]*(?:failed|error)[^\n]*",
+    re.I,
+)
+_PERMISSION = re.compile(r"(?:permission denied|Operation not permitted|read-only file system)[^\n]*", re.I)
+_PORT_AFTER_HOST = r"{host}:(\d{{2,5}})"
+
+
+def _failing_init(c: ContainerState) -> bool:
+    if not c.init:
+        return False
+    if c.waiting_reason in ("CrashLoopBackOff", "CreateContainerError", "RunContainerError"):
+        return True
+    if c.terminated_reason is not None and (c.terminated_exit_code or 0) != 0:
+        return True
+    return (
+        c.restarts > 0
+        and c.last_reason not in (None, "Completed")
+        and not c.ready
+        and c.terminated_reason is None
+    )
+
+
+def _host_in(text: str) -> str | None:
+    for pattern in _HOST_ERRORS:
+        found = pattern.search(text)
+        if found:
+            return found.group(1).rstrip(".")
+    return None
 
 
 class InitContainerFailureAnalyzer(Analyzer):
     category = "InitContainerFailure"
 
+    def plan(self, view: EvidenceView) -> list[ReadSpec]:
+        specs: list[ReadSpec] = []
+        for pod, state in list(failing_init_containers(view))[:1]:
+            ns, name = namespace_of(pod), name_of(pod)
+            restarted = state.restarts > 0 or state.last_reason is not None
+            specs.append(
+                ReadSpec(
+                    verb="logs",
+                    kind="Pod",
+                    namespace=ns,
+                    name=name,
+                    container=state.name,
+                    previous=restarted,
+                    why="log of the failing init container",
+                )
+            )
+            logged = latest_log(view, pod, state.name)
+            if logged and (_host_in(logged[0]) or _CONNECT.search(logged[0])):
+                specs.append(
+                    ReadSpec(
+                        verb="list",
+                        kind="Service",
+                        namespace=ns,
+                        why="which Services the init container could mean",
+                    )
+                )
+                spec = container_spec(pod, state.name) or {}
+                for cm in _configmaps_of(spec):
+                    specs.append(
+                        ReadSpec(
+                            verb="get",
+                            kind="ConfigMap",
+                            namespace=ns,
+                            name=cm,
+                            why="where the host name is configured",
+                        )
+                    )
+        return [s for s in specs if not view.was_read(s.key())]
+
     def analyze(self, view: EvidenceView) -> Finding | None:
-        return None
+        hits = list(failing_init_containers(view))
+        if not hits:
+            return None
+        pod, state = hits[0]
+        ns, pod_name = namespace_of(pod), name_of(pod)
+        target = workload_ref(view, pod)
+        spec = container_spec(pod, state.name) or {}
+        inits = [str(c.get("name")) for c in pod_spec(pod).get("initContainers") or []]
+        position = (
+            f" (init container {inits.index(state.name) + 1} of {len(inits)})" if state.name in inits else ""
+        )
+        exit_code = state.terminated_exit_code if state.terminated_reason else state.last_exit_code
+        reason = state.terminated_reason or state.last_reason or state.waiting_reason
+        status_word = (
+            "Init:CrashLoopBackOff" if state.waiting_reason == "CrashLoopBackOff" else f"Init:{reason}"
+        )
+        facts = [
+            Fact(
+                f"init container {state.name}{position} is {state.waiting_reason or 'terminated'} after "
+                f"{state.restarts} restart(s); last exit code {exit_code} ({reason}); the pod shows {status_word}",
+                src_obj(pod, f"status.initContainerStatuses[{state.name}]"),
+            )
+        ]
+        blocked = [c.get("name") for c in pod_spec(pod).get("containers") or []]
+        if blocked:
+            facts.append(
+                Fact(
+                    f"app container(s) {', '.join(map(str, blocked))} wait in PodInitializing",
+                    src_obj(pod, "status"),
+                )
+            )
+        message = (
+            state.waiting_message
+            if state.waiting_reason in ("CreateContainerError", "RunContainerError")
+            else None
+        )
+        message = message or state.terminated_message or state.last_message
+        if message:
+            facts.append(
+                Fact(
+                    f"termination message: {message.strip()[:300]}",
+                    src_obj(pod, f"status.initContainerStatuses[{state.name}]"),
+                )
+            )
+        logged = latest_log(view, pod, state.name)
+        where = f"Init container {state.name} of pod {pod_name} ({target})"
+        fixes: list[str] = []
+        missing: list[str] = []
+        cause_id, detail = "init.failed", ""
+        if logged:
+            text, previous = logged
+            source = src_log(ns or "", pod_name, state.name, previous)
+            for line in error_lines(text, limit=4):
+                facts.append(Fact(f"log: {line}", source))
+            cause_id, detail, more_facts, fixes = self._explain(view, pod, state, spec, text)
+            facts += more_facts
+        elif message:
+            detail = f"the runtime reports: {message.strip()[:200]}"
+        else:
+            missing.append(
+                f"log of init container {state.name} (kubectl logs {pod_name} -c {state.name} --previous)"
+            )
+            detail = f"it exits with code {exit_code} ({reason}); its log could not be read"
+        cause = f"{where} fails{f' with exit code {exit_code}' if exit_code is not None else ''}, so the app never starts: {detail}."
+        fixes.append(f"kubectl logs {pod_name}{ns_flag(ns)} -c {state.name} --previous")
+        return Finding(
+            category=self.category,
+            score=0.95,
+            root_cause_id=cause_id,
+            root_cause=cause,
+            summary=f"{target}: init container {state.name} fails ({cause_id.split('.', 1)[1]})",
+            facts=facts,
+            fix_commands=fixes,
+            prevention=[
+                "Make init containers wait for dependencies with a bounded retry and a clear log line, and test them in "
+                "the same pipeline as the app.",
+                "Reference Services by a name managed in the same release (Helm value or ConfigMap), and rename them "
+                "only together with their clients.",
+                "Run schema migrations as a Job gated before the rollout, so a failed migration never blocks serving pods.",
+            ],
+            affected=[ref(pod)],
+            missing=missing,
+        )
+
+    def _explain(
+        self, view: EvidenceView, pod: K8sObject, state: ContainerState, spec: K8sObject, text: str
+    ) -> tuple[str, str, list[Fact], list[str]]:
+        ns = namespace_of(pod)
+        target = workload_ref(view, pod)
+        host = _host_in(text)
+        if host:
+            return self._unknown_host(view, pod, state, spec, text, host)
+        connect = _CONNECT.search(text)
+        if connect:
+            dep_host, port = connect.group(1), connect.group(2)
+            what = connect.group(3) or connect.group(4)
+            if dep_host:
+                detail = f"it cannot connect to {dep_host}:{port} ({what}); the dependency is not up or not reachable"
+                svc = dep_host.split(".")[0]
+                svc_ns = (
+                    dep_host.split(".")[1]
+                    if dep_host.count(".") >= 1 and not dep_host.replace(".", "").isdigit()
+                    else ns
+                )
+                fixes = (
+                    [f"kubectl get endpoints {svc} -n {svc_ns}"]
+                    if not dep_host.replace(".", "").isdigit()
+                    else []
+                )
+            else:
+                detail = f"it cannot connect to its dependency ({what})"
+                fixes = [f"kubectl get svc,endpoints{ns_flag(ns)}"]
+            return "init.dependency-unreachable", detail, [], fixes
+        migration = _MIGRATION.search(text)
+        if migration:
+            detail = f"the database migration fails ({migration.group(0).strip()[:200]})"
+            return (
+                "init.migration-failed",
+                detail,
+                [],
+                [f"kubectl rollout undo {target}{ns_flag(ns)}"],
+            )
+        permission = _PERMISSION.search(text)
+        if permission:
+            kind, _, name = target.partition("/")
+            return (
+                "init.permission-denied",
+                f"it is denied access to the filesystem ({permission.group(0).strip()[:200]})",
+                [],
+                [
+                    f"kubectl patch {kind} {name}{ns_flag(ns)} -p "
+                    '\'{"spec":{"template":{"spec":{"securityContext":{"fsGroup":1000}}}}}\''
+                ],
+            )
+        lines = error_lines(text, limit=1)
+        return "init.failed", f"its log ends with: {lines[-1] if lines else '(empty)'}", [], []
+
+    def _unknown_host(
+        self, view: EvidenceView, pod: K8sObject, state: ContainerState, spec: K8sObject, text: str, host: str
+    ) -> tuple[str, str, list[Fact], list[str]]:
+        ns = namespace_of(pod)
+        labels = host.split(".")
+        svc_name = labels[0]
+        svc_ns = labels[1] if len(labels) > 1 and labels[1] not in ("svc", "cluster") else ns
+        in_cluster = len(labels) == 1 or ".svc" in host or len(labels) == 2
+        facts: list[Fact] = []
+        fixes: list[str] = []
+        services = view.objs("Service", svc_ns)
+        listed = view.was_read(ReadSpec(verb="list", kind="Service", namespace=svc_ns).key())
+        if not in_cluster:
+            return (
+                "init.host-unresolvable",
+                f"the host {host} does not resolve (the name is not a Service of the cluster; check the external DNS record)",
+                facts,
+                [
+                    f"kubectl run -it --rm dns-check{ns_flag(ns)} --image=busybox:1.36 --restart=Never -- nslookup {host}"
+                ],
+            )
+        existing = [s for s in services if name_of(s) == svc_name]
+        if existing:
+            facts.append(Fact(f"Service {svc_name} exists in namespace {svc_ns}", src_obj(existing[0])))
+            return (
+                "init.dns-failure",
+                f"the host {host} does not resolve although Service {svc_name} exists in namespace {svc_ns}: cluster DNS "
+                "is failing for this pod",
+                facts,
+                ["kubectl get pods -n kube-system -l k8s-app=kube-dns -o wide"],
+            )
+        port_match = re.search(_PORT_AFTER_HOST.format(host=re.escape(host)), text)
+        port = int(port_match.group(1)) if port_match else None
+        candidate = self._likely_service(view, pod, services, svc_name, port)
+        if listed:
+            facts.append(
+                Fact(
+                    f"no Service named {svc_name} in namespace {svc_ns}; Services: "
+                    + ", ".join(sorted(name_of(s) for s in services))[:300],
+                    f"list Service -n {svc_ns}",
+                )
+            )
+        detail = f"the host {host} does not resolve — there is no Service {svc_name} in namespace {svc_ns}"
+        if candidate is not None:
+            new_host = ".".join([name_of(candidate), *labels[1:]])
+            ports = ", ".join(str(p.get("port")) for p in (candidate.get("spec") or {}).get("ports") or [])
+            facts.append(
+                Fact(
+                    f"Service {name_of(candidate)} exposes port(s) {ports}", src_obj(candidate, "spec.ports")
+                )
+            )
+            detail += f"; the intended Service is most likely {name_of(candidate)} ({new_host})"
+            fixes += self._host_fixes(view, pod, state, spec, host, new_host)
+        else:
+            fixes.append(f"kubectl get svc -n {svc_ns}")
+        return "init.unknown-host", detail, facts, fixes
+
+    @staticmethod
+    def _likely_service(
+        view: EvidenceView, pod: K8sObject, services: list[K8sObject], wanted: str, port: int | None
+    ) -> K8sObject | None:
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        # A Service selecting the failing pod itself is not the dependency it waits for.
+        others = [
+            s
+            for s in services
+            if not (
+                (sel := (s.get("spec") or {}).get("selector"))
+                and all(labels.get(k) == v for k, v in sel.items())
+            )
+        ]
+        if port is not None:
+            same_port = [
+                s
+                for s in others
+                if any(p.get("port") == port for p in (s.get("spec") or {}).get("ports") or [])
+            ]
+            if len(same_port) == 1:
+                return same_port[0]
+            if same_port:
+                others = same_port
+        close = similar_names(wanted, [name_of(s) for s in others], limit=1)
+        if close:
+            return next(s for s in others if name_of(s) == close[0])
+        prefix = wanted.split("-")[0]
+        shared = [s for s in others if name_of(s).split("-")[0] == prefix]
+        return shared[0] if len(shared) == 1 else None
+
+    @staticmethod
+    def _host_fixes(
+        view: EvidenceView, pod: K8sObject, state: ContainerState, spec: K8sObject, host: str, new_host: str
+    ) -> list[str]:
+        ns = namespace_of(pod)
+        target = workload_ref(view, pod)
+        for env in spec.get("env") or []:
+            value = str(env.get("value") or "")
+            if host in value or (value and value == host.split(".")[0]):
+                new_value = value.replace(host, new_host) if host in value else new_host.split(".")[0]
+                return [
+                    f"kubectl set env {target}{ns_flag(ns)} -c {state.name} {env.get('name')}={new_value}"
+                ]
+        for cm_name in _configmaps_of(spec):
+            cm = view.obj("ConfigMap", cm_name, ns)
+            for key, value in ((cm or {}).get("data") or {}).items():
+                if host in str(value):
+                    new_value = str(value).replace(host, new_host)
+                    return [
+                        f"kubectl patch configmap {cm_name}{ns_flag(ns)} --type=merge -p "
+                        f'\'{{"data":{{"{key}":"{new_value}"}}}}\'',
+                        f"kubectl rollout restart {target}{ns_flag(ns)}",
+                    ]
+        return [f"kubectl set env {target}{ns_flag(ns)} -c {state.name} <HOST_VARIABLE>={new_host}"]
+
+
+def failing_init_containers(view: EvidenceView) -> list[tuple[K8sObject, ContainerState]]:
+    """Failing init containers of the candidate pods (the first failing one of each pod)."""
+    found: list[tuple[K8sObject, ContainerState]] = []
+    seen: set[int] = set()
+    for pod, state in failing_containers(view, _failing_init, init=True):
+        if id(pod) not in seen:
+            seen.add(id(pod))
+            found.append((pod, state))
+    return found
+
+
+def _configmaps_of(spec: K8sObject) -> list[str]:
+    names = [
+        str(item["configMapRef"].get("name"))
+        for item in spec.get("envFrom") or []
+        if item.get("configMapRef")
+    ]
+    names += [
+        str(((env.get("valueFrom") or {}).get("configMapKeyRef") or {}).get("name"))
+        for env in spec.get("env") or []
+        if (env.get("valueFrom") or {}).get("configMapKeyRef")
+    ]
+    return list(dict.fromkeys(names))[:2]

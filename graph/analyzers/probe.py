@@ -1,13 +1,432 @@
-"""ProbeFailure: (analyzer not written yet)."""
+"""ProbeFailure: a liveness, readiness or startup probe keeps failing.
+
+The kubelet's ``Unhealthy`` events say which probe fails and how (connection refused on a
+port, an HTTP status, a timeout, an exec probe's output); ``Killing`` events and restarts
+whose last exit was a clean shutdown show that liveness kills a working app. The probe spec,
+the container's ports and what the app logs it listens on tell a wrong port from a wrong
+path, a slow start or a failing dependency.
+"""
 
 from __future__ import annotations
 
-from graph.analyzers.base import Analyzer, Finding
-from graph.evidence import EvidenceView
+import json
+import re
+from dataclasses import dataclass, field
+
+from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_log, src_obj
+from graph.analyzers.common import candidate_pods, error_lines, template_prefix, workload_ref
+from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
+from graph.k8s import ContainerState, container_spec, container_states
+from graph.schemas import ReadSpec
+
+_FAILED = re.compile(r"^(Liveness|Readiness|Startup) probe (?:failed|errored):?\s*(.*)$", re.I | re.S)
+_KILLED = re.compile(r"failed (liveness|startup) probe", re.I)
+_URL = re.compile(r"Get \"?(https?)://[^:/\"]+:(\d+)(/[^\"\s]*)?")
+_DIAL = re.compile(r"dial tcp [^\s:]+:(\d+): (?:connect: )?(connection refused|i/o timeout|no route to host)")
+_STATUS = re.compile(r"statuscode: (\d{3})")
+_TIMEOUT = re.compile(
+    r"context deadline exceeded|Client\.Timeout exceeded|timeout:|timed out|i/o timeout", re.I
+)
+_GRPC_PORT = re.compile(r"failed to connect service \"[^\"]*:(\d+)\"")
+_CLOCK = re.compile(r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?")
+_LISTEN_PORT = re.compile(r"(?::|\bport[\"'=:\s]+)(\d{2,5})\b", re.I)
+_SIDE_PORT = re.compile(r"metric|pprof|debug|admin|prometheus|management|grpc-health|profil", re.I)
+_PATHS = re.compile(
+    r"\"?(/(?:[\w.-]+/)*(?:health|healthz|healthcheck|livez|readyz|ready|ping|status)[\w/.-]*)"
+)
+_PROBE_FIELD = {"liveness": "livenessProbe", "readiness": "readinessProbe", "startup": "startupProbe"}
+
+
+@dataclass
+class ProbeTrouble:
+    """What the events say about one container's probes."""
+
+    pod: K8sObject
+    state: ContainerState
+    failures: dict[str, list[K8sObject]] = field(default_factory=dict)
+    kills: list[K8sObject] = field(default_factory=list)
+
+
+def _container_of(event: K8sObject) -> str | None:
+    path = str((event.get("involvedObject") or {}).get("fieldPath") or "")
+    found = re.search(r"\{([^}]+)\}", path)
+    return found.group(1) if found else None
+
+
+def probe_troubles(view: EvidenceView) -> list[ProbeTrouble]:
+    """Containers of candidate pods with probe failures in their events, failing ones first."""
+    found: list[ProbeTrouble] = []
+    for pod in candidate_pods(view):
+        states = {s.name: s for s in container_states(pod) if not s.init}
+        if not states:
+            continue
+        by_name: dict[str, ProbeTrouble] = {}
+        for event in view.events_for(pod):
+            message = str(event.get("message") or "")
+            name = _container_of(event) or next(iter(states))
+            if name not in states:
+                continue
+            trouble = by_name.setdefault(name, ProbeTrouble(pod, states[name]))
+            failed = _FAILED.match(message)
+            if event.get("reason") == "Unhealthy" and failed:
+                trouble.failures.setdefault(failed.group(1).lower(), []).append(event)
+            elif event.get("reason") == "Killing" and _KILLED.search(message):
+                trouble.kills.append(event)
+        found += [t for t in by_name.values() if t.failures]
+    return found
+
+
+def _resolve_port(container: K8sObject, port: object) -> int | None:
+    if isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
+        return int(port)
+    for item in container.get("ports") or []:
+        if item.get("name") == port:
+            return int(item.get("containerPort"))
+    return None
+
+
+def _probe_target(probe: K8sObject) -> tuple[str, object]:
+    for kind in ("httpGet", "tcpSocket", "grpc"):
+        if kind in probe:
+            return kind, (probe.get(kind) or {}).get("port")
+    return ("exec", None) if "exec" in probe else ("none", None)
+
+
+def listening_ports(log: str) -> list[tuple[int, bool]]:
+    """Ports the app says it listens on, with whether the line is a side port (metrics, admin)."""
+    ports: list[tuple[int, bool]] = []
+    for line in log.splitlines():
+        if not re.search(r"listen|serving|started (?:on|server)|bound to|running on", line, re.I):
+            continue
+        clean = _CLOCK.sub("", line)
+        for match in _LISTEN_PORT.finditer(clean):
+            port = int(match.group(1))
+            if 0 < port < 65536 and (port, bool(_SIDE_PORT.search(line))) not in ports:
+                ports.append((port, bool(_SIDE_PORT.search(line))))
+    return ports
 
 
 class ProbeFailureAnalyzer(Analyzer):
     category = "ProbeFailure"
 
+    def plan(self, view: EvidenceView) -> list[ReadSpec]:
+        specs: list[ReadSpec] = []
+        for trouble in probe_troubles(view)[:1]:
+            ns, name = namespace_of(trouble.pod), name_of(trouble.pod)
+            # What the running app says it listens on tells a wrong probe port from a slow start.
+            if trouble.state.running:
+                specs.append(
+                    ReadSpec(
+                        verb="logs",
+                        kind="Pod",
+                        namespace=ns,
+                        name=name,
+                        container=trouble.state.name,
+                        why="current log: what the app listens on",
+                    )
+                )
+        return [s for s in specs if not view.was_read(s.key())]
+
     def analyze(self, view: EvidenceView) -> Finding | None:
-        return None
+        troubles = probe_troubles(view)
+        if not troubles:
+            return None
+        trouble = max(
+            troubles,
+            key=lambda t: (bool(t.kills) or t.state.restarts > 0, len(t.failures), -troubles.index(t)),
+        )
+        pod, state = trouble.pod, trouble.state
+        ns, pod_name = namespace_of(pod), name_of(pod)
+        target = workload_ref(view, pod)
+        spec = container_spec(pod, state.name) or {}
+        probe_type = next(
+            (
+                p
+                for p in ("liveness", "startup")
+                if p in trouble.failures and (trouble.kills or state.restarts)
+            ),
+            "readiness" if "readiness" in trouble.failures else next(iter(trouble.failures)),
+        )
+        events = trouble.failures[probe_type]
+        latest = events[0]
+        detail = _FAILED.match(str(latest.get("message") or ""))
+        failure = detail.group(2).strip() if detail else str(latest.get("message"))
+        probe = spec.get(_PROBE_FIELD[probe_type]) or {}
+        kind, raw_port = _probe_target(probe)
+        probe_port = _resolve_port(spec, raw_port)
+        container_ports = [
+            int(p.get("containerPort")) for p in spec.get("ports") or [] if p.get("containerPort")
+        ]
+        count = sum(int(e.get("count") or 1) for e in events)
+        facts = [Fact(f"{probe_type.capitalize()} probe failed: {failure[:300]}", src_event(latest))]
+        if trouble.kills:
+            facts.append(Fact(str(trouble.kills[0].get("message")), src_event(trouble.kills[0])))
+        facts.append(
+            Fact(
+                f"{probe_type}Probe: {self._describe(probe)}",
+                src_obj(pod, f"spec.containers[{state.name}].{_PROBE_FIELD[probe_type]}"),
+            )
+        )
+        if container_ports:
+            facts.append(
+                Fact(
+                    f"container {state.name} declares containerPort(s) {', '.join(map(str, container_ports))}",
+                    src_obj(pod, f"spec.containers[{state.name}].ports"),
+                )
+            )
+        status_src = src_obj(pod, f"status.containerStatuses[{state.name}]")
+        if state.restarts:
+            facts.append(
+                Fact(
+                    f"container {state.name} restarted {state.restarts} time(s); last exit code {state.last_exit_code} "
+                    f"({state.last_reason})",
+                    status_src,
+                )
+            )
+        elif not state.ready:
+            facts.append(Fact(f"container {state.name} is running but not ready", status_src))
+
+        log_text, log_facts = self._logs(view, pod, state)
+        facts += log_facts
+        app_crash = state.last_reason in ("OOMKilled", "StartError", "ContainerCannotRun") or (
+            state.last_reason == "Error"
+            and state.last_exit_code not in (None, 0, 137, 143)
+            and not trouble.kills
+        )
+        if probe_type == "readiness":
+            score = 0.85 if not state.ready else 0.5
+        else:
+            score = 0.92 if trouble.kills or state.last_exit_code in (0, 137, 143) else 0.8
+        if app_crash or state.waiting_reason in ("CrashLoopBackOff",) and not trouble.kills:
+            score = min(score, 0.5)
+
+        where = f"The {probe_type} probe of container {state.name} in pod {pod_name} ({target})"
+        effect = {
+            "liveness": "so the kubelet kills and restarts a container that is otherwise working",
+            "startup": "so the kubelet kills the container before it finishes starting",
+            "readiness": "so the pod is kept out of its Service's endpoints",
+        }[probe_type]
+        patch_prefix = self._patch_prefix(target, ns)
+        fixes: list[str] = []
+        refused = _DIAL.search(failure)
+        status = _STATUS.search(failure)
+        url = _URL.search(failure)
+        failing_port = int(refused.group(1)) if refused else (int(url.group(2)) if url else probe_port)
+        if grpc := _GRPC_PORT.search(failure):
+            failing_port = int(grpc.group(1))
+        listening = listening_ports(log_text) if log_text else []
+        cause_id = f"probe.{probe_type}-failing"
+        if refused and refused.group(2) == "connection refused" or (grpc and "connect" in failure):
+            right = self._right_port(failing_port, listening, container_ports, spec, probe_type)
+            if right is not None and right != failing_port:
+                cause_id = "probe.wrong-port"
+                how = (
+                    f"the app logs that it listens on {right}"
+                    if any(p == right for p, _ in listening)
+                    else f"the container serves on port {right}"
+                )
+                cause = (
+                    f"{where} targets port {failing_port}, where nothing listens (connection refused); {how}. "
+                    f"The probe fails every time, {effect}."
+                )
+                fixes.append(self._patch(patch_prefix, state.name, probe_type, kind, {"port": right}))
+            else:
+                cause_id = "probe.slow-start"
+                cause = (
+                    f"{where} gets connection refused on port {failing_port}: the app is not listening yet when the "
+                    f"probe starts (initialDelaySeconds {probe.get('initialDelaySeconds', 0)}), {effect}."
+                )
+                fixes.append(self._startup_patch(patch_prefix, state.name, probe, kind))
+        elif status:
+            code = int(status.group(1))
+            path = (
+                url.group(3) if url and url.group(3) else str((probe.get("httpGet") or {}).get("path") or "/")
+            )
+            if code == 404:
+                cause_id = "probe.wrong-path"
+                logged_paths = [p for p in dict.fromkeys(_PATHS.findall(log_text or "")) if p != path]
+                right_path = logged_paths[0] if logged_paths else None
+                cause = (
+                    f"{where} requests {path} on port {failing_port}, which answers 404 Not Found"
+                    + (f"; the app serves its health check on {right_path}" if right_path else "")
+                    + f". The probe fails every time, {effect}."
+                )
+                fixes.append(
+                    self._patch(
+                        patch_prefix,
+                        state.name,
+                        probe_type,
+                        "httpGet",
+                        {"path": right_path or "<health path>"},
+                    )
+                )
+            else:
+                cause_id = "probe.unhealthy-response"
+                reason = (
+                    error_lines(log_text, limit=1)[-1] if log_text and error_lines(log_text, limit=1) else ""
+                )
+                cause = (
+                    f"{where} gets HTTP {code} from {path} on port {failing_port}: the app reports itself unhealthy"
+                    + (f" ({reason})" if reason else "")
+                    + f", {effect}."
+                )
+                fixes.append(f"kubectl logs {pod_name}{ns_flag(ns)} -c {state.name}")
+        elif _TIMEOUT.search(failure):
+            cause_id = "probe.timeout"
+            timeout = probe.get("timeoutSeconds", 1)
+            cause = (
+                f"{where} times out after {timeout}s ({failure[:160]}): the endpoint answers too slowly under load "
+                f"or during start-up, {effect}."
+            )
+            fixes.append(
+                self._patch(
+                    patch_prefix, state.name, probe_type, None, {"timeoutSeconds": max(5, int(timeout) * 5)}
+                )
+            )
+            if probe_type == "liveness":
+                fixes.append(self._startup_patch(patch_prefix, state.name, probe, kind))
+        elif kind == "exec":
+            cause_id = "probe.exec-failing"
+            command = " ".join(map(str, (probe.get("exec") or {}).get("command") or []))
+            cause = f"{where} runs `{command}`, which fails: {failure[:200]}, {effect}."
+            fixes.append(f"kubectl exec {pod_name}{ns_flag(ns)} -c {state.name} -- {command}")
+        else:
+            cause = f"{where} fails: {failure[:200]}, {effect}."
+        fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
+        if count > 1:
+            facts.append(Fact(f"{count} {probe_type} probe failures recorded", "Events Unhealthy"))
+        return Finding(
+            category=self.category,
+            score=score,
+            root_cause_id=cause_id,
+            root_cause=cause,
+            summary=f"{target}: {probe_type} probe failing ({cause_id.split('.', 1)[1]})",
+            facts=facts,
+            fix_commands=fixes,
+            prevention=[
+                "Reference probe ports by the containerPort name (port: http) so a port change cannot leave the probe behind.",
+                "Use a startupProbe for slow starters instead of a long initialDelaySeconds on the liveness probe.",
+                "Keep liveness checks local (no dependency calls); let readiness reflect dependencies.",
+            ],
+            affected=[ref(pod)],
+        )
+
+    @staticmethod
+    def _describe(probe: K8sObject) -> str:
+        kind, _ = _probe_target(probe)
+        target = probe.get(kind) or {}
+        what = {
+            "httpGet": f"httpGet {target.get('path', '/')} port {target.get('port')}",
+            "tcpSocket": f"tcpSocket port {target.get('port')}",
+            "grpc": f"grpc port {target.get('port')}",
+            "exec": f"exec {' '.join(map(str, target.get('command') or []))}",
+        }.get(kind, "none")
+        timing = ", ".join(
+            f"{k} {probe[k]}"
+            for k in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "failureThreshold")
+            if k in probe
+        )
+        return what + (f" ({timing})" if timing else "")
+
+    @staticmethod
+    def _logs(view: EvidenceView, pod: K8sObject, state: ContainerState) -> tuple[str, list[Fact]]:
+        ns, name = namespace_of(pod) or "", name_of(pod)
+        facts: list[Fact] = []
+        texts: list[str] = []
+        for previous in (False, True):
+            text = view.log(ns, name, state.name, previous)
+            if not text:
+                continue
+            texts.append(text)
+            lines = [ln for ln in text.splitlines() if listening_ports(ln)]
+            main = [ln for ln in lines if any(not side for _, side in listening_ports(ln))]
+            if main or lines:
+                line = (main or lines)[0]
+                facts.append(Fact(f"log: {line.strip()[:300]}", src_log(ns, name, state.name, previous)))
+            shutdown = [
+                ln
+                for ln in text.splitlines()
+                if re.search(r"signal|SIGTERM|shutting down|terminated", ln, re.I)
+            ]
+            if previous and shutdown:
+                facts.append(
+                    Fact(
+                        f"log: {shutdown[-1].strip()[:300]} (a clean shutdown on SIGTERM, not a crash)",
+                        src_log(ns, name, state.name, True),
+                    )
+                )
+        return "\n".join(texts), facts[:3]
+
+    @staticmethod
+    def _right_port(
+        failing: int | None,
+        listening: list[tuple[int, bool]],
+        ports: list[int],
+        spec: K8sObject,
+        probe_type: str,
+    ) -> int | None:
+        main = [p for p, side in listening if not side and p != failing]
+        if main:
+            return main[0]
+        if failing in [p for p, _ in listening]:
+            return failing
+        # Another probe of the same container pointing elsewhere is a hint of the serving port.
+        for other, field_name in _PROBE_FIELD.items():
+            if other == probe_type:
+                continue
+            _, port = _probe_target(spec.get(field_name) or {})
+            resolved = _resolve_port(spec, port)
+            if resolved is not None and resolved != failing and resolved in ports:
+                return resolved
+        named = {
+            int(p.get("containerPort")): str(p.get("name") or "")
+            for p in spec.get("ports") or []
+            if p.get("containerPort")
+        }
+        main_ports = [p for p in ports if not _SIDE_PORT.search(named.get(p, ""))]
+        if failing in ports:
+            return failing
+        return main_ports[0] if main_ports else None
+
+    @staticmethod
+    def _patch_prefix(target: str, ns: str | None) -> tuple[str, str, str | None]:
+        kind, _, name = target.partition("/")
+        return kind, name, ns
+
+    @staticmethod
+    def _nest(kind: str, body: str) -> str:
+        for part in reversed(template_prefix(kind).strip("/").split("/")):
+            body = f'{{"{part}":{body}}}'
+        return body
+
+    def _patch(
+        self,
+        prefix: tuple[str, str, str | None],
+        container: str,
+        probe_type: str,
+        kind: str | None,
+        values: dict[str, object],
+    ) -> str:
+        workload_kind, name, ns = prefix
+        probe_body: dict[str, object] = (
+            {kind: values} if kind and kind not in ("exec", "none") else dict(values)
+        )
+        container_body = {"name": container, _PROBE_FIELD[probe_type]: probe_body}
+        body = self._nest(workload_kind, json.dumps({"containers": [container_body]}, separators=(",", ":")))
+        return f"kubectl patch {workload_kind} {name}{ns_flag(ns)} -p '{body}'"
+
+    def _startup_patch(
+        self, prefix: tuple[str, str, str | None], container: str, probe: K8sObject, kind: str
+    ) -> str:
+        workload_kind, name, ns = prefix
+        handler = probe.get(kind) if kind in ("httpGet", "tcpSocket", "grpc") else None
+        startup = (
+            {kind: handler, "periodSeconds": 10, "failureThreshold": 30}
+            if handler
+            else {"periodSeconds": 10, "failureThreshold": 30}
+        )
+        body = self._nest(
+            workload_kind,
+            f'{{"containers":[{{"name":"{container}","startupProbe":{json.dumps(startup, separators=(",", ":"))}}}]}}',
+        )
+        return f"kubectl patch {workload_kind} {name}{ns_flag(ns)} -p '{body}'"

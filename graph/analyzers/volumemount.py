@@ -1,13 +1,280 @@
-"""VolumeMountFailure: (analyzer not written yet)."""
+"""VolumeMountFailure: the kubelet cannot attach or mount a pod's volume, so it stays ContainerCreating.
+
+The ``FailedMount`` / ``FailedAttachVolume`` events name the cause: a ConfigMap or Secret volume
+whose object does not exist (often a misspelling of one that does), a ReadWriteOnce volume
+still attached to another node (Multi-Attach), a disk in another zone than the node, an NFS
+server that refuses or does not answer, a CSI driver not registered on the node, a hostPath of
+the wrong type.
+"""
 
 from __future__ import annotations
 
-from graph.analyzers.base import Analyzer, Finding
-from graph.evidence import EvidenceView
+import re
+
+from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
+from graph.analyzers.common import candidate_pods, similar_names, template_prefix, workload_ref
+from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
+from graph.k8s import container_states, pod_spec
+from graph.schemas import ReadSpec
+
+_REASONS = ("FailedMount", "FailedAttachVolume", "FailedMapVolume")
+_GENERIC = re.compile(r"^Unable to (?:attach or )?mount volumes|timed out waiting for the condition$", re.I)
+_MISSING = re.compile(r"(?:for volume \"([\w.-]+)\" : )?(configmap|secret)s? \"([\w.-]+)\" not found", re.I)
+_MULTI = re.compile(r"Multi-Attach error for volume \"([\w.-]+)\"[^\n]*", re.I)
+_USED_BY = re.compile(r"used by pod\(s\) ([\w.,\s-]+)")
+_ZONE = re.compile(r"zone|ZoneMismatch|availability zone|node affinity", re.I)
+_CSI_MISSING = re.compile(r"driver name ([\w.-]+) not found in the list of registered CSI drivers", re.I)
+_NFS = re.compile(r"mount\.nfs|nfs|access denied by server|bad option;.*mount\.<type>", re.I)
+_HOSTPATH = re.compile(r"hostPath type check failed: ([^\s]+) is not an? (\w+)", re.I)
+_VOLUME = re.compile(r"for volume \"([\w.-]+)\"")
+
+
+def _mount_events(view: EvidenceView, pod: K8sObject) -> list[K8sObject]:
+    return [e for e in view.events_for(pod) if e.get("reason") in _REASONS]
+
+
+def _stuck(pod: K8sObject) -> bool:
+    """The pod is still waiting for its volumes (not running with an old, transient event)."""
+    status = pod.get("status") or {}
+    if status.get("phase") == "Pending":
+        return True
+    return any(c.waiting_reason in ("ContainerCreating", "PodInitializing") for c in container_states(pod))
+
+
+def _decisive(events: list[K8sObject]) -> K8sObject:
+    specific = [e for e in events if not _GENERIC.search(str(e.get("message") or ""))]
+    return (specific or events)[0]
 
 
 class VolumeMountFailureAnalyzer(Analyzer):
     category = "VolumeMountFailure"
 
+    def _failing(self, view: EvidenceView) -> list[tuple[K8sObject, list[K8sObject]]]:
+        found = [(p, evs) for p in candidate_pods(view) if (evs := _mount_events(view, p))]
+        return sorted(found, key=lambda item: not _stuck(item[0]))
+
+    def plan(self, view: EvidenceView) -> list[ReadSpec]:
+        specs: list[ReadSpec] = []
+        for pod, events in self._failing(view)[:1]:
+            ns = namespace_of(pod)
+            message = str(_decisive(events).get("message") or "")
+            if missing := _MISSING.search(message):
+                kind = "ConfigMap" if missing.group(2).lower() == "configmap" else "Secret"
+                specs.append(
+                    ReadSpec(
+                        verb="list",
+                        kind=kind,
+                        namespace=ns,
+                        why=f"{kind}s with a similar name (the volume may name it wrongly)",
+                    )
+                )
+            elif _MULTI.search(message) or _ZONE.search(message) or "AttachVolume" in message:
+                for claim in self._claims(pod)[:2]:
+                    got = ReadSpec(
+                        verb="get",
+                        kind="PersistentVolumeClaim",
+                        namespace=ns,
+                        name=claim,
+                        why="access mode and volume of the claim",
+                    )
+                    specs.append(got)
+                    pvc = view.obj("PersistentVolumeClaim", claim, ns)
+                    volume = ((pvc or {}).get("spec") or {}).get("volumeName")
+                    if volume and _ZONE.search(message):
+                        specs.append(
+                            ReadSpec(
+                                verb="get",
+                                kind="PersistentVolume",
+                                name=str(volume),
+                                why="the zone the disk lives in",
+                            )
+                        )
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node and (_ZONE.search(message) or _CSI_MISSING.search(message)):
+                specs.append(
+                    ReadSpec(verb="get", kind="Node", name=str(node), why="the node's zone and drivers")
+                )
+        return [s for s in specs if not view.was_read(s.key())]
+
+    @staticmethod
+    def _claims(pod: K8sObject) -> list[str]:
+        return [
+            str(v["persistentVolumeClaim"].get("claimName"))
+            for v in pod_spec(pod).get("volumes") or []
+            if v.get("persistentVolumeClaim")
+        ]
+
     def analyze(self, view: EvidenceView) -> Finding | None:
+        failing = self._failing(view)
+        if not failing:
+            return None
+        pod, events = failing[0]
+        ns, pod_name = namespace_of(pod), name_of(pod)
+        target = workload_ref(view, pod)
+        event = _decisive(events)
+        message = str(event.get("message") or "")
+        facts = [Fact(message[:500], src_event(event))]
+        generic = next(
+            (e for e in events if e is not event and _GENERIC.search(str(e.get("message") or ""))), None
+        )
+        if generic is not None:
+            facts.append(Fact(str(generic.get("message"))[:300], src_event(generic)))
+        phase = (pod.get("status") or {}).get("phase")
+        facts.append(
+            Fact(
+                f"pod {pod_name} is {phase}; its containers wait in ContainerCreating", src_obj(pod, "status")
+            )
+        )
+        score = 0.93 if _stuck(pod) else 0.35
+        kind_word, _, workload = target.partition("/")
+        fixes: list[str] = []
+        volume_match = _VOLUME.search(message)
+        volume = volume_match.group(1) if volume_match else None
+        where = f"pod {pod_name} ({target})"
+        if missing := _MISSING.search(message):
+            kind = "ConfigMap" if missing.group(2).lower() == "configmap" else "Secret"
+            obj_name, volume = missing.group(3), missing.group(1) or volume
+            cause_id = f"volume.missing-{kind.lower()}"
+            existing = [name_of(o) for o in view.objs(kind, ns)]
+            similar = similar_names(obj_name, existing, limit=1)
+            cause = (
+                f"Volume {volume} of {where} mounts {kind} {obj_name}, which does not exist in namespace {ns}"
+            )
+            if similar:
+                cause += f"; the existing {kind} {similar[0]} looks like the intended one"
+                facts.append(Fact(f"{kind} {similar[0]} exists in namespace {ns}", f"list {kind} -n {ns}"))
+                index, field_path = self._volume_index(pod, volume, kind)
+                if index is not None:
+                    fixes.append(
+                        f"kubectl patch {kind_word} {workload}{ns_flag(ns)} --type=json -p "
+                        f'\'[{{"op":"replace","path":"{template_prefix(kind_word)}/volumes/{index}/{field_path}",'
+                        f'"value":"{similar[0]}"}}]\''
+                    )
+            elif view.was_read(ReadSpec(verb="list", kind=kind, namespace=ns).key()):
+                facts.append(Fact(f"no {kind} with a similar name in namespace {ns}", f"list {kind} -n {ns}"))
+            cause += "; the kubelet cannot set the volume up, so the containers never start."
+            if kind == "ConfigMap":
+                fixes.append(f"kubectl create configmap {obj_name}{ns_flag(ns)} --from-file=<file>")
+            else:
+                fixes.append(f"kubectl create secret generic {obj_name}{ns_flag(ns)} --from-file=<file>")
+        elif multi := _MULTI.search(message):
+            cause_id = "volume.multi-attach"
+            pv = multi.group(1)
+            users = _USED_BY.search(message)
+            claim = self._claim_of(view, pod, pv)
+            modes = ((claim or {}).get("spec") or {}).get("accessModes") or []
+            cause = (
+                f"Volume {pv}{f' (PVC {name_of(claim)}, {modes[0]})' if claim and modes else ''} of {where} cannot be "
+                "attached to its node because it is still attached to another node"
+                + (f" for pod(s) {users.group(1).strip()}" if users else "")
+                + ": a ReadWriteOnce volume can be attached to one node at a time."
+            )
+            if claim is not None:
+                facts.append(
+                    Fact(
+                        f"PVC {name_of(claim)} access modes {', '.join(modes) or 'unknown'}",
+                        src_obj(claim, "spec.accessModes"),
+                    )
+                )
+            if kind_word == "deployment":
+                cause = (
+                    cause[:-1]
+                    + "; the Deployment's RollingUpdate starts the new pod before the old one releases it."
+                )
+                fixes.append(
+                    f"kubectl patch deployment {workload}{ns_flag(ns)} -p "
+                    '\'{"spec":{"strategy":{"type":"Recreate","rollingUpdate":null}}}\''
+                )
+            fixes.append(f"kubectl get volumeattachments -o wide | grep {pv}")
+        elif csi := _CSI_MISSING.search(message):
+            cause_id = "volume.csi-driver-missing"
+            node = (pod.get("spec") or {}).get("nodeName")
+            cause = (
+                f"The volume of {where} cannot be mounted: CSI driver {csi.group(1)} is not registered on node {node} "
+                "(its node plugin is not running there)."
+            )
+            fixes.append(f"kubectl get csidrivers {csi.group(1)}")
+            fixes.append(f"kubectl get pods -n kube-system -o wide --field-selector spec.nodeName={node}")
+        elif _ZONE.search(message):
+            cause_id = "volume.zone-mismatch"
+            node_zone = self._node_zone(view, pod)
+            cause = (
+                f"The volume{f' {volume}' if volume else ''} of {where} cannot be attached: the disk is in another "
+                f"zone than node {(pod.get('spec') or {}).get('nodeName')}{f' ({node_zone})' if node_zone else ''}."
+            )
+            if node_zone:
+                facts.append(Fact(f"node zone {node_zone}", "Node labels topology.kubernetes.io/zone"))
+            fixes.append("kubectl get pv -o custom-columns=NAME:.metadata.name,ZONE:.spec.nodeAffinity")
+            fixes.append(
+                'kubectl patch storageclass <storageclass> -p \'{"volumeBindingMode":"WaitForFirstConsumer"}\''
+            )
+        elif _NFS.search(message):
+            cause_id = "volume.nfs"
+            node = (pod.get("spec") or {}).get("nodeName")
+            if re.search(r"bad option|helper program", message):
+                detail = "the node has no NFS client (mount.nfs is missing): install nfs-common / nfs-utils on the node image"
+            elif re.search(r"access denied", message, re.I):
+                detail = "the NFS server refuses the mount (access denied by server): the export does not allow this node"
+            else:
+                detail = "the NFS server does not answer or the export path is wrong"
+            cause = f"The NFS volume{f' {volume}' if volume else ''} of {where} cannot be mounted: {detail}."
+            fixes.append(
+                f"kubectl debug node/{node} -it --image=busybox:1.36 -- sh -c 'ping -c1 <nfs-server>'"
+            )
+        elif hostpath := _HOSTPATH.search(message):
+            cause_id = "volume.hostpath-type"
+            cause = (
+                f"The hostPath volume{f' {volume}' if volume else ''} of {where} cannot be mounted: {hostpath.group(1)} "
+                f"on the node is not a {hostpath.group(2)}."
+            )
+            fixes.append(f"kubectl get {target}{ns_flag(ns)} -o jsonpath='{{.spec.template.spec.volumes}}'")
+        else:
+            cause_id = "volume.mount-failed"
+            cause = f"The kubelet cannot mount the volumes of {where}: {message[:300]}."
+            score = min(score, 0.85)
+        fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
+        return Finding(
+            category=self.category,
+            score=score,
+            root_cause_id=cause_id,
+            root_cause=cause,
+            summary=f"{target}: volume cannot be mounted ({cause_id.split('.', 1)[1]})",
+            facts=facts,
+            fix_commands=fixes,
+            prevention=[
+                "Ship ConfigMaps and Secrets in the same release as the workload that mounts them (and validate the "
+                "names in CI).",
+                "Use the Recreate strategy or a StatefulSet for workloads with ReadWriteOnce volumes.",
+                "Use StorageClasses with volumeBindingMode: WaitForFirstConsumer so disks are created in the pod's zone.",
+            ],
+            affected=[ref(pod)],
+        )
+
+    @staticmethod
+    def _volume_index(pod: K8sObject, volume: str | None, kind: str) -> tuple[int | None, str]:
+        field_path = "configMap/name" if kind == "ConfigMap" else "secret/secretName"
+        for index, item in enumerate(pod_spec(pod).get("volumes") or []):
+            if item.get("name") == volume:
+                return index, field_path
+        return None, field_path
+
+    @staticmethod
+    def _claim_of(view: EvidenceView, pod: K8sObject, pv: str) -> K8sObject | None:
+        ns = namespace_of(pod)
+        for volume in pod_spec(pod).get("volumes") or []:
+            claim_name = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            claim = view.obj("PersistentVolumeClaim", str(claim_name), ns) if claim_name else None
+            if claim is not None and (
+                (claim.get("spec") or {}).get("volumeName") in (pv, None) or pv == claim_name
+            ):
+                return claim
         return None
+
+    @staticmethod
+    def _node_zone(view: EvidenceView, pod: K8sObject) -> str | None:
+        node = view.obj("Node", str((pod.get("spec") or {}).get("nodeName") or ""))
+        labels = ((node or {}).get("metadata") or {}).get("labels") or {}
+        zone = labels.get("topology.kubernetes.io/zone") or labels.get(
+            "failure-domain.beta.kubernetes.io/zone"
+        )
+        return str(zone) if zone else None
