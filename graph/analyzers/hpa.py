@@ -1,13 +1,259 @@
-"""HPAFailure: (analyzer not written yet)."""
+"""HPAFailure: a HorizontalPodAutoscaler cannot compute its metrics, so it never scales.
+
+The HPA's ScalingActive=False condition and its FailedGetResourceMetric /
+FailedComputeMetricsReplicas events say why: a container without a request for the metric's
+resource ("missing request for cpu in container X"), the resource metrics API missing or down
+(metrics-server), a custom/external metrics adapter missing, or a scale target that does not exist.
+"""
 
 from __future__ import annotations
 
-from graph.analyzers.base import Analyzer, Finding
-from graph.evidence import EvidenceView
+import re
+
+from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
+from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
+from graph.k8s import pod_spec
+from graph.schemas import ReadSpec
+
+_EVENTS = (
+    "FailedGetResourceMetric",
+    "FailedComputeMetricsReplicas",
+    "FailedGetPodsMetric",
+    "FailedGetObjectMetric",
+    "FailedGetExternalMetric",
+    "FailedGetContainerResourceMetric",
+    "FailedGetScale",
+    "FailedRescale",
+)
+_MISSING_REQUEST = re.compile(r"missing request for (\w[\w.-]*) in container ([\w.-]+)(?: of Pod ([\w.-]+))?")
+_METRICS_API = re.compile(
+    r"unable to (?:get|fetch) metrics from resource metrics API|pods\.metrics\.k8s\.io|"
+    r"no metrics returned from resource metrics API|metrics\.k8s\.io",
+    re.IGNORECASE,
+)
+_CUSTOM_API = re.compile(
+    r"(custom|external)\.metrics\.k8s\.io|unable to get (external )?metric", re.IGNORECASE
+)
+_SCALE = re.compile(
+    r"(\w+)/scale\.\w+ \"([\w.-]+)\" not found|the server could not find the requested resource"
+)
+
+
+def _failing_condition(hpa: K8sObject) -> K8sObject | None:
+    for cond in (hpa.get("status") or {}).get("conditions") or []:
+        if cond.get("type") in ("ScalingActive", "AbleToScale") and cond.get("status") == "False":
+            return dict(cond)
+    return None
+
+
+def _hpa_events(view: EvidenceView, hpa: K8sObject) -> list[K8sObject]:
+    return [e for e in view.events_for(hpa) if e.get("reason") in _EVENTS]
 
 
 class HPAFailureAnalyzer(Analyzer):
     category = "HPAFailure"
 
+    def plan(self, view: EvidenceView) -> list[ReadSpec]:
+        ns = view.namespace
+        if not ns:
+            return []
+        events = view.events(ns, reasons=_EVENTS)
+        specs: list[ReadSpec] = []
+        listing = ReadSpec(
+            verb="list",
+            kind="HorizontalPodAutoscaler",
+            namespace=ns,
+            why="the autoscalers and their conditions",
+        )
+        if (events or view.suspects(self.category, 0.5)) and not view.was_read(listing.key()):
+            specs.append(listing)
+        text = " ".join(str(e.get("message")) for e in events)
+        for hpa in view.objs("HorizontalPodAutoscaler", ns):
+            cond = _failing_condition(hpa) or {}
+            text += " " + str(cond.get("message") or "")
+            target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+            kind, name = str(target.get("kind")), str(target.get("name"))
+            if kind in ("StatefulSet",) and view.obj(kind, name, ns) is None:
+                specs.append(
+                    ReadSpec(verb="get", kind=kind, namespace=ns, name=name, why="the HPA's scale target")
+                )
+        if _METRICS_API.search(text) and not _MISSING_REQUEST.search(text):
+            specs.append(
+                ReadSpec(
+                    verb="get",
+                    kind="Deployment",
+                    namespace="kube-system",
+                    name="metrics-server",
+                    why="the resource metrics API",
+                )
+            )
+            specs.append(
+                ReadSpec(
+                    verb="list",
+                    kind="Pod",
+                    namespace="kube-system",
+                    label_selector="k8s-app=metrics-server",
+                    why="metrics-server pods",
+                )
+            )
+        return specs
+
     def analyze(self, view: EvidenceView) -> Finding | None:
-        return None
+        ns = view.namespace
+        candidates = []
+        for hpa in view.objs("HorizontalPodAutoscaler", ns):
+            cond = _failing_condition(hpa)
+            events = _hpa_events(view, hpa)
+            if cond or events:
+                candidates.append((hpa, cond, events))
+        if not candidates:
+            return None
+        named = set(view.entities.get("names") or [])
+        candidates.sort(key=lambda c: (name_of(c[0]) not in named, c[1] is None))
+        hpa, cond, events = candidates[0]
+        hpa_ns, hpa_name = namespace_of(hpa), name_of(hpa)
+        spec = hpa.get("spec") or {}
+        target_ref = spec.get("scaleTargetRef") or {}
+        target_kind, target_name = str(target_ref.get("kind")), str(target_ref.get("name"))
+        target = f"{target_kind.lower()}/{target_name}"
+        facts: list[Fact] = []
+        messages: list[str] = []
+        if cond:
+            facts.append(
+                Fact(
+                    f"{cond.get('type')}=False reason {cond.get('reason')}: {cond.get('message')}",
+                    src_obj(hpa, f"status.conditions[{cond.get('type')}]"),
+                )
+            )
+            messages.append(str(cond.get("message") or ""))
+        for event in events[:2]:
+            facts.append(Fact(f"{event.get('reason')}: {event.get('message')}", src_event(event)))
+            messages.append(str(event.get("message") or ""))
+        metrics = [
+            f"{m.get('type')} {(m.get('resource') or {}).get('name', '')} "
+            f"{((m.get('resource') or {}).get('target') or {}).get('averageUtilization', '')}".strip()
+            for m in spec.get("metrics") or []
+        ]
+        status = hpa.get("status") or {}
+        facts.append(
+            Fact(
+                f"HPA {hpa_name} targets {target} ({', '.join(metrics) or 'cpu'}%), replicas {spec.get('minReplicas', 1)}-"
+                f"{spec.get('maxReplicas')}, current {status.get('currentReplicas')} desired {status.get('desiredReplicas')}",
+                src_obj(hpa, "spec"),
+            )
+        )
+        text = " ".join(messages)
+        fixes: list[str] = []
+        missing_request = _MISSING_REQUEST.search(text)
+        if missing_request:
+            resource, container = missing_request.group(1), missing_request.group(2)
+            workload = view.obj(target_kind, target_name, hpa_ns)
+            no_request = _containers_without(workload, resource) if workload else [container]
+            if workload is not None:
+                facts.append(
+                    Fact(
+                        f"containers of {target} without a {resource} request: {', '.join(no_request) or 'none now'}",
+                        src_obj(workload, f"spec.template.spec.containers[*].resources.requests.{resource}"),
+                    )
+                )
+            root_id, cause = (
+                "hpa.missing-request",
+                f"HPA {hpa_name} cannot compute {resource} utilization for {target}: container {container} has no "
+                f'{resource} request ("missing request for {resource} in container {container}"), and utilization is '
+                f"usage divided by the sum of every container's request, so the metric is invalid and the HPA never scales.",
+            )
+            default = "50m" if resource == "cpu" else "64Mi"
+            for name in dict.fromkeys([container, *no_request]):
+                fixes.append(
+                    f"kubectl set resources {target}{ns_flag(hpa_ns)} -c {name} --requests={resource}={default}"
+                )
+        elif _METRICS_API.search(text):
+            server = view.obj("Deployment", "metrics-server", "kube-system")
+            pods = view.objs("Pod", "kube-system")
+            server_pods = [p for p in pods if name_of(p).startswith("metrics-server")]
+            state = "not found"
+            if server is not None:
+                st = server.get("status") or {}
+                state = f"{st.get('availableReplicas') or 0}/{(server.get('spec') or {}).get('replicas', 1)} available"
+                facts.append(
+                    Fact(f"Deployment kube-system/metrics-server: {state}", src_obj(server, "status"))
+                )
+            elif (
+                view.read_status(
+                    ReadSpec(
+                        verb="get", kind="Deployment", namespace="kube-system", name="metrics-server"
+                    ).key()
+                )
+                == "no_data"
+            ):
+                facts.append(
+                    Fact(
+                        "Deployment kube-system/metrics-server does not exist",
+                        "get Deployment kube-system/metrics-server",
+                    )
+                )
+            for pod in server_pods[:1]:
+                phase = (pod.get("status") or {}).get("phase")
+                facts.append(
+                    Fact(f"metrics-server pod {name_of(pod)} is {phase}", src_obj(pod, "status.phase"))
+                )
+            root_id, cause = (
+                "hpa.metrics-unavailable",
+                f"HPA {hpa_name} cannot read resource metrics for {target}: the resource metrics API (metrics.k8s.io, "
+                f"served by metrics-server — {state}) does not answer, so the HPA has no utilization to act on.",
+            )
+            fixes += [
+                "kubectl get apiservice v1beta1.metrics.k8s.io",
+                "kubectl -n kube-system rollout status deployment/metrics-server",
+                "kubectl -n kube-system logs deployment/metrics-server",
+                "kubectl top pods" + ns_flag(hpa_ns),
+            ]
+        elif _CUSTOM_API.search(text):
+            root_id, cause = (
+                "hpa.custom-metrics-unavailable",
+                f"HPA {hpa_name} cannot read its custom/external metric for {target}: {text.strip()[:240]}. The metrics "
+                "adapter (e.g. prometheus-adapter or KEDA) is missing, down or does not expose that metric.",
+            )
+            fixes += [
+                "kubectl get apiservice | grep -E 'custom.metrics|external.metrics'",
+                "kubectl get --raw /apis/custom.metrics.k8s.io/v1beta1 | head -c 2000",
+            ]
+        elif _SCALE.search(text) or (cond and cond.get("type") == "AbleToScale"):
+            root_id, cause = (
+                "hpa.scale-target-missing",
+                f"HPA {hpa_name} cannot get the scale of its target {target}: {text.strip()[:240]}.",
+            )
+            fixes.append(
+                f"kubectl get deploy,statefulset{ns_flag(hpa_ns)}  # fix scaleTargetRef of HPA {hpa_name}"
+            )
+        else:
+            root_id, cause = (
+                "hpa.invalid-metrics",
+                f"HPA {hpa_name} cannot compute its metrics for {target}: {text.strip()[:300]}.",
+            )
+        fixes.append(f"kubectl describe hpa {hpa_name}{ns_flag(hpa_ns)}")
+        return Finding(
+            category=self.category,
+            score=0.92,
+            root_cause_id=root_id,
+            root_cause=cause,
+            summary=f"HPA {hpa_name} not scaling: {root_id.split('.', 1)[1]}",
+            facts=facts,
+            fix_commands=fixes,
+            prevention=[
+                "Require cpu/memory requests on every container (sidecars included) with a policy (Kyverno, "
+                "Gatekeeper) or a LimitRange default, since HPA utilization needs them all.",
+                "Alert on HPA ScalingActive=False (kube_horizontalpodautoscaler_status_condition) and on the "
+                "metrics.k8s.io APIService being unavailable.",
+                "Load-test autoscaling before peak events and check `kubectl get hpa` shows real targets, not <unknown>.",
+            ],
+            affected=[ref(hpa)],
+        )
+
+
+def _containers_without(workload: K8sObject, resource: str) -> list[str]:
+    return [
+        str(c.get("name"))
+        for c in pod_spec(workload).get("containers") or []
+        if resource not in ((c.get("resources") or {}).get("requests") or {})
+    ]
