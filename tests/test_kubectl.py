@@ -65,6 +65,18 @@ def test_get_by_short_name_and_selector(kubectl: Callable[..., subprocess.Comple
     assert [i["metadata"]["name"] for i in json.loads(result.stdout)["items"]] == ["orders-api"]
 
 
+def test_get_all_and_describe(kubectl: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    every = kubectl("get", "all", "-n", "orders", "-o", "json")
+    assert every.returncode == 0, every.stderr
+    assert {"Pod", "Service", "Deployment", "ReplicaSet"} <= {
+        i["kind"] for i in json.loads(every.stdout)["items"]
+    }
+    # describe reads the pod's events with an involvedObject field selector
+    described = kubectl("describe", "pod", "-n", "orders", "-l", "app=orders-api")
+    assert described.returncode == 0, described.stderr
+    assert "Back-off restarting failed container" in described.stdout
+
+
 def test_forbidden_and_not_found_read_like_the_api(
     kubectl: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from idp.settings import ClusterSource, Settings
 from tools.fake_apiserver import FakeApiServer, Faults
-from tools.live import LiveReader
+from tools.live import LiveConfigError, LiveReader
 from tools.reader import ClusterReader
 from tools.results import ErrorReason, ReadStatus
 from tools.snapshot import SnapshotReader
@@ -321,10 +321,23 @@ def test_ping_reads_the_version(live: LiveReader) -> None:
 
 
 def test_bad_kubeconfig_fails_at_construction(tmp_path: Path) -> None:
-    from tools.live import LiveConfigError
-
     with pytest.raises(LiveConfigError):
         LiveReader.from_kubeconfig(str(tmp_path / "missing"))
+
+
+def test_context_is_chosen_by_name(api: FakeApiServer, kubeconfig_for: Any) -> None:
+    path = str(kubeconfig_for(api))
+    reader = LiveReader.from_kubeconfig(path, "idp-fake")
+    assert reader.description == "live:idp-fake" and reader.ping().ok
+    with pytest.raises(LiveConfigError, match="no-such-context"):
+        LiveReader.from_kubeconfig(path, "no-such-context")
+
+
+def test_in_cluster_outside_a_cluster_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_PORT", raising=False)
+    with pytest.raises(LiveConfigError, match="not running in a cluster"):
+        build_reader(Settings(IDP_IN_CLUSTER=True))  # type: ignore[call-arg]
 
 
 # --- build_reader ---

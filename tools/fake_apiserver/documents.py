@@ -53,6 +53,22 @@ _SHORT_NAMES: dict[str, list[str]] = {
 }
 
 
+# `kubectl get all` expands the "all" category through discovery; these are upstream's members.
+_ALL_CATEGORY = frozenset(
+    {
+        "pods",
+        "services",
+        "daemonsets",
+        "deployments",
+        "replicasets",
+        "statefulsets",
+        "horizontalpodautoscalers",
+        "cronjobs",
+        "jobs",
+    }
+)
+
+
 def status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     """A ``Status`` object as the API returns it for a failed request."""
     doc: dict[str, Any] = {
@@ -137,6 +153,8 @@ def api_resource_list(store: ObjectStore, group: str, version: str) -> dict[str,
         }
         if info.plural in _SHORT_NAMES:
             entry["shortNames"] = _SHORT_NAMES[info.plural]
+        if info.plural in _ALL_CATEGORY:
+            entry["categories"] = ["all"]
         resources.append(entry)
         if info.plural == "pods":
             resources.append(
