@@ -1,13 +1,577 @@
-"""CertificateError: (analyzer not written yet)."""
+"""CertificateError: a TLS certificate is expired, untrusted or not issued.
+
+Two families. cert-manager not issuing: the Certificate is not Ready and the chain it
+creates (CertificateRequest -> Order -> Challenge) says where issuance stops — an ACME
+HTTP-01 challenge that never validates because the solver Ingress uses a class no controller
+serves for that host, a DNS-01 provider error, an Issuer that is not ready, an ACME rate
+limit. And x509 errors printed by clients: ``certificate signed by unknown authority``
+(a private CA the client does not trust — for admission webhooks, a caBundle that does not
+match the serving certificate), ``certificate has expired or is not yet valid`` and
+``certificate is valid for X, not Y`` (a name the certificate does not cover).
+"""
 
 from __future__ import annotations
 
-from graph.analyzers.base import Analyzer, Finding
-from graph.evidence import EvidenceView
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.analyzers.base import Analyzer, Fact, Finding, ref, src_event, src_log, src_obj
+from graph.analyzers.common import candidate_pods, workload_ref
+from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
+from graph.schemas import ReadSpec
+
+_X509 = re.compile(
+    r"x509: (?P<what>certificate signed by unknown authority|certificate has expired or is not yet valid[^\n\"]*|"
+    r"certificate is valid for [^\n\"]+|certificate is not valid for any names[^\n\"]*|[^\n\"]{5,120})"
+)
+_TLS_TEXT = re.compile(
+    r"x509|certificate|tls handshake|err_cert|ssl|cert-manager|https://|\btls\b", re.IGNORECASE
+)
+_HOST = re.compile(r"\b((?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,})\b", re.IGNORECASE)
+_URL_HOST = re.compile(r"https://([\w.-]+)")
+_WEBHOOK = re.compile(r"failed calling webhook \\?\"(?P<webhook>[^\"\\]+)\\?\"")
+_PULL = re.compile(r"pull|manifest|registry|v2/", re.IGNORECASE)
+_INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+
+
+@dataclass
+class Result:
+    score: float
+    cause_id: str
+    cause: str
+    facts: list[Fact] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)
+    affected: list[K8sObject] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def _conditions(obj: K8sObject) -> dict[str, dict[str, Any]]:
+    return {str(c.get("type")): dict(c) for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def _not_ready(obj: K8sObject) -> bool:
+    return (_conditions(obj).get("Ready") or {}).get("status") != "True"
+
+
+def _ingress_class(ingress: K8sObject) -> str | None:
+    spec = ingress.get("spec") or {}
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    value = spec.get("ingressClassName") or annotations.get(_INGRESS_CLASS_ANNOTATION)
+    return str(value) if value else None
+
+
+def _solver_class(solver: dict[str, Any]) -> str | None:
+    ingress = ((solver.get("http01") or {}).get("ingress")) or {}
+    value = ingress.get("ingressClassName") or ingress.get("class")
+    return str(value) if value else None
+
+
+def _is_solver(ingress: K8sObject) -> bool:
+    return "acme.cert-manager.io/http01-solver" in ((ingress.get("metadata") or {}).get("labels") or {})
+
+
+def _hosts(ingress: K8sObject) -> set[str]:
+    spec = ingress.get("spec") or {}
+    hosts = {str(r.get("host")) for r in spec.get("rules") or [] if r.get("host")}
+    for tls in spec.get("tls") or []:
+        hosts |= {str(h) for h in tls.get("hosts") or []}
+    return hosts
 
 
 class CertificateErrorAnalyzer(Analyzer):
     category = "CertificateError"
 
+    def _interested(self, view: EvidenceView) -> bool:
+        return view.suspects(self.category) or bool(self._x509_lines(view))
+
+    def plan(self, view: EvidenceView) -> list[ReadSpec]:
+        ns = view.namespace
+        if not self._interested(view):
+            return []
+        specs: list[ReadSpec] = []
+        if ns:
+            specs += [
+                ReadSpec(
+                    verb="list",
+                    kind="Certificate",
+                    namespace=ns,
+                    why="cert-manager Certificates and their state",
+                ),
+                ReadSpec(
+                    verb="list", kind="Challenge", namespace=ns, why="ACME challenges that do not validate"
+                ),
+                ReadSpec(
+                    verb="list", kind="Ingress", namespace=ns, why="hosts, TLS secrets and ingress classes"
+                ),
+            ]
+        for cert in self._certificates(view):
+            if not _not_ready(cert):
+                continue
+            issuer = (cert.get("spec") or {}).get("issuerRef") or {}
+            kind = "ClusterIssuer" if issuer.get("kind") == "ClusterIssuer" else "Issuer"
+            specs.append(
+                ReadSpec(
+                    verb="get",
+                    kind=kind,
+                    namespace=None if kind == "ClusterIssuer" else ns,
+                    name=str(issuer.get("name")),
+                    why="the issuer of the failing Certificate",
+                )
+            )
+            if self._challenges(view, cert):
+                specs.append(ReadSpec(verb="list", kind="IngressClass", why="which ingress classes exist"))
+            elif ns:
+                specs += [
+                    ReadSpec(
+                        verb="list", kind="CertificateRequest", namespace=ns, why="where issuance stops"
+                    ),
+                    ReadSpec(verb="list", kind="Order", namespace=ns, why="the ACME order state"),
+                ]
+        if any(_WEBHOOK.search(line) for line, _ in self._x509_lines(view)):
+            specs += [
+                ReadSpec(
+                    verb="list",
+                    kind="ValidatingWebhookConfiguration",
+                    why="the webhook whose certificate fails",
+                ),
+                ReadSpec(
+                    verb="list",
+                    kind="MutatingWebhookConfiguration",
+                    why="the webhook whose certificate fails",
+                ),
+            ]
+        return [s for s in {s.key(): s for s in specs}.values() if not view.was_read(s.key())]
+
+    # --- evidence queries ---
+
+    def _x509_lines(self, view: EvidenceView) -> list[tuple[str, str]]:
+        """(line, source) of x509 errors: the paste, events of the namespace, logs of the pods read."""
+        found = [(line, "pasted error") for line in _lines_with_x509(view.error_message)]
+        for event in view.events(view.namespace):
+            found += [(line, src_event(event)) for line in _lines_with_x509(str(event.get("message", "")))]
+        for pod in candidate_pods(view)[:6]:
+            for key, text in view.pod_logs(pod).items():
+                container, _, previous = key.partition("#")
+                source = src_log(namespace_of(pod) or "", name_of(pod), container, bool(previous))
+                found += [(line, source) for line in _lines_with_x509(text)[-1:]]
+        return found
+
+    def _certificates(self, view: EvidenceView) -> list[K8sObject]:
+        """Certificates, the ones for hosts the text names first, then those not Ready."""
+        certs = view.objs("Certificate", view.namespace)
+        hosts = {h.lower() for h in _HOST.findall(view.error_message)}
+        return sorted(
+            certs,
+            key=lambda c: (
+                not ({str(n).lower() for n in (c.get("spec") or {}).get("dnsNames") or []} & hosts),
+                not _not_ready(c),
+            ),
+        )
+
+    @staticmethod
+    def _challenges(view: EvidenceView, cert: K8sObject) -> list[K8sObject]:
+        names = set((cert.get("spec") or {}).get("dnsNames") or [])
+        prefix = name_of(cert) + "-"
+        return [
+            ch
+            for ch in view.objs("Challenge", namespace_of(cert))
+            if (ch.get("spec") or {}).get("dnsName") in names or name_of(ch).startswith(prefix)
+        ]
+
     def analyze(self, view: EvidenceView) -> Finding | None:
+        if not self._interested(view):
+            return None
+        result = None
+        for cert in self._certificates(view):
+            if _not_ready(cert):
+                result = self._cert_manager(view, cert)
+                break
+        if result is None:
+            result = self._x509(view)
+        if result is None:
+            if not view.suspects(self.category, 0.5):
+                return None
+            result = Result(
+                0.4,
+                "certificate.unknown",
+                "The text points at a TLS certificate problem, but no failing Certificate or x509 error was found "
+                "in the namespace.",
+                [Fact(view.error_message.strip().splitlines()[0][:200], "pasted error")]
+                if view.error_message.strip()
+                else [],
+                [
+                    f"kubectl get certificates,certificaterequests,orders,challenges -n {view.namespace or '<ns>'}"
+                ],
+                missing=["a cert-manager Certificate or the exact x509 error"],
+            )
+        return Finding(
+            category=self.category,
+            score=result.score,
+            root_cause_id=result.cause_id,
+            root_cause=result.cause,
+            summary=result.cause.split(": ")[0][:200],
+            facts=result.facts,
+            fix_commands=result.fixes,
+            prevention=[
+                "Alert on certmanager_certificate_expiration_timestamp_seconds (less than 14 days left) and on "
+                "Certificates whose Ready condition is False.",
+                "When ingress classes or controllers change, update the issuers' HTTP-01 solver class in the same change.",
+                "Distribute private CAs to clients with a managed bundle (trust-manager) instead of per-image copies.",
+            ],
+            affected=[ref(o) for o in result.affected],
+            missing=result.missing,
+        )
+
+    # --- cert-manager ---
+
+    def _cert_manager(self, view: EvidenceView, cert: K8sObject) -> Result:
+        ns, name = namespace_of(cert), name_of(cert)
+        spec, status = cert.get("spec") or {}, cert.get("status") or {}
+        ready = _conditions(cert).get("Ready") or {}
+        secret = spec.get("secretName", name)
+        dns_names = ", ".join(spec.get("dnsNames") or [])
+        facts = [
+            Fact(
+                f"Certificate {name} (secret {secret}, {dns_names}) Ready={ready.get('status', 'Unknown')} "
+                f"{ready.get('reason', '')}: {ready.get('message', '')}".strip(),
+                src_obj(cert, "status.conditions[Ready]"),
+            )
+        ]
+        if status.get("notAfter"):
+            facts.append(
+                Fact(f"current certificate notAfter {status['notAfter']}", src_obj(cert, "status.notAfter"))
+            )
+        expired = ready.get("reason") == "Expired" or "expired" in str(ready.get("message", "")).lower()
+        state = f"expired ({status.get('notAfter')})" if expired else "not issued"
+        issuer_ref = spec.get("issuerRef") or {}
+        issuer_kind = "ClusterIssuer" if issuer_ref.get("kind") == "ClusterIssuer" else "Issuer"
+        issuer_name = str(issuer_ref.get("name", ""))
+        issuer = view.obj(issuer_kind, issuer_name, None if issuer_kind == "ClusterIssuer" else ns)
+        renew = f"cmctl renew {name} -n {ns}  # trigger a new issuance once the cause is fixed"
+        head = f"Certificate {name} in {ns} (Secret {secret}, for {dns_names}) is {state}"
+
+        if issuer is not None and _not_ready(issuer):
+            cond = _conditions(issuer).get("Ready") or {}
+            facts.append(
+                Fact(
+                    f"{issuer_kind} {issuer_name} not Ready: {cond.get('message', '')}",
+                    src_obj(issuer, "status.conditions"),
+                )
+            )
+            return Result(
+                0.9,
+                "certificate.issuer-not-ready",
+                f"{head}: its {issuer_kind} {issuer_name} is not ready ({cond.get('reason', '')}: "
+                f"{cond.get('message', '')}), so no CertificateRequest can be signed.",
+                facts,
+                [
+                    f"kubectl describe {issuer_kind.lower()} {issuer_name}"
+                    + (f" -n {ns}" if issuer_kind == "Issuer" else ""),
+                    renew,
+                ],
+                [cert, issuer],
+            )
+
+        for challenge in self._challenges(view, cert):
+            result = self._challenge(
+                view, cert, challenge, issuer, issuer_kind, issuer_name, head, facts, renew
+            )
+            if result is not None:
+                return result
+
+        for kind in ("Order", "CertificateRequest"):
+            for obj in view.objs(kind, ns):
+                if not name_of(obj).startswith(name):
+                    continue
+                obj_status = obj.get("status") or {}
+                reason = obj_status.get("reason") or (_conditions(obj).get("Ready") or {}).get("message")
+                failed = obj_status.get("state") in ("errored", "invalid") or (
+                    _conditions(obj).get("Ready") or {}
+                ).get("reason") in ("Failed", "Denied")
+                if failed and reason:
+                    facts.append(Fact(f"{kind} {name_of(obj)}: {reason}", src_obj(obj, "status")))
+                    return Result(
+                        0.9,
+                        f"certificate.{kind.lower()}-failed",
+                        f"{head}: {kind} {name_of(obj)} failed: {reason}.",
+                        facts,
+                        [f"kubectl describe {kind.lower()} {name_of(obj)} -n {ns}", renew],
+                        [cert, obj],
+                    )
+        return Result(
+            0.75,
+            "certificate.not-ready",
+            f"{head}: cert-manager has not issued a new certificate ({ready.get('reason', '')}: {ready.get('message', '')}).",
+            facts,
+            [
+                f"kubectl describe certificate {name} -n {ns}",
+                f"kubectl get certificaterequests,orders,challenges -n {ns}",
+                renew,
+            ],
+            [cert],
+            ["the CertificateRequest/Order/Challenge that stops issuance"],
+        )
+
+    def _challenge(
+        self,
+        view: EvidenceView,
+        cert: K8sObject,
+        challenge: K8sObject,
+        issuer: K8sObject | None,
+        issuer_kind: str,
+        issuer_name: str,
+        head: str,
+        facts: list[Fact],
+        renew: str,
+    ) -> Result | None:
+        ns = namespace_of(cert)
+        ch_spec, ch_status = challenge.get("spec") or {}, challenge.get("status") or {}
+        if ch_status.get("state") == "valid":
+            return None
+        reason = str(ch_status.get("reason") or "")
+        host = str(ch_spec.get("dnsName", ""))
+        facts.append(
+            Fact(
+                f"Challenge {name_of(challenge)} ({ch_spec.get('type')}, {host}) state {ch_status.get('state')}: {reason}",
+                src_obj(challenge, "status.reason"),
+            )
+        )
+        solver = ch_spec.get("solver") or {}
+        if "dns01" in solver or str(ch_spec.get("type", "")).upper() == "DNS-01":
+            return Result(
+                0.88,
+                "certificate.dns01-failing",
+                f"{head}: the ACME DNS-01 challenge for {host} does not complete: {reason}.",
+                facts,
+                [f"kubectl describe challenge {name_of(challenge)} -n {ns}", renew],
+                [cert, challenge],
+            )
+        solver_class = _solver_class(solver)
+        serving = [
+            i
+            for i in view.objs("Ingress", ns)
+            if not _is_solver(i) and host in _hosts(i) and _ingress_class(i)
+        ]
+        serving_class = _ingress_class(serving[0]) if serving else None
+        classes = {name_of(c) for c in view.objs("IngressClass")}
+        class_listed = view.was_read(ReadSpec(verb="list", kind="IngressClass").key())
+        if solver_class and serving_class and solver_class != serving_class:
+            facts.append(
+                Fact(
+                    f"ACME solver ingress class {solver_class}",
+                    src_obj(challenge, "spec.solver.http01.ingress"),
+                )
+            )
+            facts.append(
+                Fact(
+                    f"Ingress {name_of(serving[0])} serves {host} with class {serving_class}",
+                    src_obj(serving[0], "spec.ingressClassName"),
+                )
+            )
+            if class_listed and solver_class not in classes:
+                facts.append(
+                    Fact(
+                        f"no IngressClass named {solver_class} exists (classes: {', '.join(sorted(classes)) or 'none'})",
+                        "list IngressClass",
+                    )
+                )
+            fixes = self._solver_fixes(issuer, issuer_kind, issuer_name, ns, solver_class, serving_class)
+            fixes.append(renew)
+            return Result(
+                0.94,
+                "certificate.http01-wrong-ingress-class",
+                f"{head}: the ACME HTTP-01 challenge for {host} never validates ({reason}) because the "
+                f"{issuer_kind} {issuer_name} solver creates its challenge Ingress with class {solver_class}, while "
+                f"{host} is served by the {serving_class} controller (Ingress {name_of(serving[0])}); "
+                f"{'no controller serves class ' + solver_class if class_listed and solver_class not in classes else 'the serving controller never sees the challenge path'}.",
+                facts,
+                fixes,
+                [cert, challenge, *([issuer] if issuer is not None else []), serving[0]],
+            )
+        return Result(
+            0.85,
+            "certificate.http01-failing",
+            f"{head}: the ACME HTTP-01 challenge for {host} does not validate: {reason}.",
+            facts,
+            [
+                f"kubectl describe challenge {name_of(challenge)} -n {ns}",
+                f"curl -sv http://{host}/.well-known/acme-challenge/{ch_spec.get('token', '<token>')}",
+                renew,
+            ],
+            [cert, challenge],
+        )
+
+    @staticmethod
+    def _solver_fixes(
+        issuer: K8sObject | None, kind: str, name: str, ns: str | None, wrong: str, right: str
+    ) -> list[str]:
+        scope = f" -n {ns}" if kind == "Issuer" else ""
+        solvers = copy.deepcopy(((issuer or {}).get("spec") or {}).get("acme", {}).get("solvers") or [])
+        changed = False
+        for solver in solvers:
+            ingress = (solver.get("http01") or {}).get("ingress")
+            if isinstance(ingress, dict) and wrong in (ingress.get("ingressClassName"), ingress.get("class")):
+                ingress.pop("class", None)
+                ingress["ingressClassName"] = right
+                changed = True
+        if not changed:
+            solvers = [{"http01": {"ingress": {"ingressClassName": right}}}]
+        patch = json.dumps({"spec": {"acme": {"solvers": solvers}}}, separators=(",", ":"))
+        return [f"kubectl patch {kind.lower()} {name}{scope} --type=merge -p '{patch}'"]
+
+    # --- x509 errors ---
+
+    def _x509(self, view: EvidenceView) -> Result | None:
+        lines = self._x509_lines(view)
+        if not lines:
+            return None
+        line, source = lines[0]
+        match = _X509.search(line)
+        what = match.group("what") if match else line
+        facts = [Fact(line[:300], source)]
+        ns = view.namespace
+        webhook = _WEBHOOK.search(line)
+        if webhook:
+            return self._webhook(view, webhook.group("webhook"), what, facts)
+        hosts = _URL_HOST.findall(line) or [
+            h for h in _HOST.findall(line) if "." in h and not h.endswith(".go")
+        ]
+        host = hosts[0] if hosts else None
+        pod = next((p for p in candidate_pods(view) if source.startswith(f"log {ns}/{name_of(p)}/")), None)
+        target = workload_ref(view, pod) if pod is not None else None
+        if _PULL.search(line) and ("unknown authority" in what):
+            registry = host or "<registry>"
+            return Result(
+                0.88,
+                "certificate.registry-untrusted",
+                f"The node's container runtime does not trust the TLS certificate of registry {registry} "
+                f"(x509: {what}), so images cannot be pulled from it.",
+                facts,
+                [
+                    f"# on each node: put the registry CA in /etc/containerd/certs.d/{registry}/ca.crt and reference it "
+                    "from hosts.toml, then restart containerd",
+                ],
+            )
+        subject = f"{target} ({name_of(pod or {})})" if target else "the client"
+        via = f" calling {host}" if host else ""
+        if "unknown authority" in what:
+            fixes = []
+            if target:
+                fixes += [
+                    f"kubectl create configmap internal-ca -n {ns} --from-file=ca.crt=<path to the issuing CA>",
+                    f"kubectl set volume {target} -n {ns} --add --name=internal-ca --type=configmap "
+                    "--configmap-name=internal-ca --mount-path=/etc/ssl/internal",
+                    f"kubectl set env {target} -n {ns} SSL_CERT_FILE=/etc/ssl/internal/ca.crt",
+                ]
+            else:
+                fixes.append(
+                    f"openssl s_client -connect {host or '<host>'}:443 -showcerts </dev/null  # which CA signed it"
+                )
+            return Result(
+                0.85,
+                "certificate.unknown-authority",
+                f"TLS verification fails for {subject}{via}: x509: certificate signed by unknown authority — the "
+                "server's certificate is issued by a CA the client does not trust (a private or new CA that is not "
+                "in its trust bundle).",
+                facts,
+                fixes,
+                [pod] if pod is not None else [],
+            )
+        if "expired" in what:
+            cert = self._cert_for(view, host)
+            fixes = [
+                f"openssl s_client -connect {host or '<host>'}:443 </dev/null | openssl x509 -noout -dates"
+            ]
+            if cert is not None:
+                fixes.insert(0, f"cmctl renew {name_of(cert)} -n {namespace_of(cert)}")
+            return Result(
+                0.85,
+                "certificate.expired",
+                f"TLS verification fails for {subject}{via}: the server's certificate has expired (x509: {what}).",
+                facts,
+                fixes,
+                [o for o in (pod, cert) if o is not None],
+            )
+        if "valid for" in what:
+            return Result(
+                0.85,
+                "certificate.name-mismatch",
+                f"TLS verification fails for {subject}{via}: the certificate does not cover that name (x509: {what}).",
+                facts,
+                [
+                    f"openssl s_client -connect {host or '<host>'}:443 </dev/null | openssl x509 -noout -ext subjectAltName",
+                    "# add the name to the certificate's dnsNames (or call the server by a name it covers)",
+                ],
+                [pod] if pod is not None else [],
+            )
+        return Result(
+            0.7, "certificate.x509", f"TLS verification fails for {subject}{via}: x509: {what}.", facts, []
+        )
+
+    def _webhook(self, view: EvidenceView, webhook: str, what: str, facts: list[Fact]) -> Result:
+        config = None
+        hook: dict[str, Any] = {}
+        for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+            for obj in view.objs(kind):
+                for item in obj.get("webhooks") or []:
+                    if item.get("name") == webhook:
+                        config, hook = obj, item
+        fixes = []
+        affected = []
+        detail = ""
+        if config is not None:
+            client = hook.get("clientConfig") or {}
+            service = client.get("service") or {}
+            annotations = (config.get("metadata") or {}).get("annotations") or {}
+            inject = annotations.get("cert-manager.io/inject-ca-from")
+            has_bundle = bool(client.get("caBundle"))
+            facts.append(
+                Fact(
+                    f"{config.get('kind')} {name_of(config)} webhook {webhook} calls service "
+                    f"{service.get('namespace')}/{service.get('name')}; caBundle {'set' if has_bundle else 'empty'}"
+                    + (f"; CA injected from Certificate {inject}" if inject else ""),
+                    src_obj(config, "webhooks[].clientConfig"),
+                )
+            )
+            affected.append(config)
+            detail = f" ({config.get('kind')} {name_of(config)}, service {service.get('namespace')}/{service.get('name')})"
+            if inject:
+                cert_ns, _, cert_name = str(inject).partition("/")
+                fixes += [
+                    f"cmctl renew {cert_name} -n {cert_ns}",
+                    "kubectl -n cert-manager rollout restart deployment/cert-manager-cainjector  # re-inject the caBundle",
+                ]
+            fixes.append(
+                f"kubectl get {str(config.get('kind')).lower()} {name_of(config)} -o jsonpath='{{.webhooks[*].clientConfig.caBundle}}' "
+                "| base64 -d | openssl x509 -noout -subject -enddate"
+            )
+            if service.get("name"):
+                fixes.append(
+                    f"kubectl -n {service.get('namespace')} rollout restart deployment/{service.get('name')}"
+                    "  # if the webhook server still serves an old certificate"
+                )
+        cause = (
+            f"The API server cannot call admission webhook {webhook}{detail}: TLS verification of the webhook's "
+            f"serving certificate fails (x509: {what}), so requests the webhook intercepts are rejected."
+        )
+        if "unknown authority" in what:
+            cause += " The caBundle in the webhook configuration does not match the CA that signed the serving certificate."
+        return Result(
+            0.92 if config is not None else 0.85, "certificate.webhook-tls", cause, facts, fixes, affected
+        )
+
+    @staticmethod
+    def _cert_for(view: EvidenceView, host: str | None) -> K8sObject | None:
+        if not host:
+            return None
+        for cert in view.objs("Certificate"):
+            if host in ((cert.get("spec") or {}).get("dnsNames") or []):
+                return cert
         return None
+
+
+def _lines_with_x509(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if "x509:" in line]
