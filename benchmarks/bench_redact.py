@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections.abc import Callable
 
-from tools.redact import redact_text
+from idp.settings import DEMO_SNAPSHOT
+from tools.redact import redact_object, redact_text
 
 LINES = (
     "2026-11-27T07:12:44.123Z INFO  [http-nio-8080-exec-4] c.a.o.OrderController : GET /api/v1/orders/{id} 200 12ms",
@@ -41,12 +43,12 @@ def build_log(size: int = 64 * 1024, secret_every: int = 50) -> str:
     return "\n".join(lines)[:size]
 
 
-def measure(text: str, repeat: int = 50) -> list[float]:
-    redact_text(text)  # warm up
+def measure(run: Callable[[], object], repeat: int = 50) -> list[float]:
+    run()  # warm up
     runs = []
     for _ in range(repeat):
         start = time.perf_counter()
-        redact_text(text)
+        run()
         runs.append((time.perf_counter() - start) * 1000)
     return runs
 
@@ -57,11 +59,21 @@ def main() -> None:
         ("64 KiB log, no secrets", build_log(secret_every=10**9)),
         ("1 short line", LINES[0]),
     ):
-        runs = measure(text)
-        print(
-            f"{label:<40} {len(text):>7} chars  median {statistics.median(runs):7.3f} ms"
-            f"  p95 {sorted(runs)[int(len(runs) * 0.95) - 1]:7.3f} ms"
-        )
+        report(label, len(text), measure(lambda text=text: redact_text(text)))
+    cluster = json.loads((DEMO_SNAPSHOT / "cluster.json").read_text(encoding="utf-8"))
+    size = len(json.dumps(cluster))
+    report(
+        f"redact_object, demo cluster ({len(cluster['items'])} objs)",
+        size,
+        measure(lambda: redact_object(cluster)),
+    )
+
+
+def report(label: str, chars: int, runs: list[float]) -> None:
+    print(
+        f"{label:<40} {chars:>7} chars  median {statistics.median(runs):7.3f} ms"
+        f"  p95 {sorted(runs)[int(len(runs) * 0.95) - 1]:7.3f} ms"
+    )
 
 
 if __name__ == "__main__":
