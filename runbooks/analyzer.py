@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-ANALYZER_VERSION = "4"
+ANALYZER_VERSION = "5"
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z0-9]+")
@@ -283,6 +283,30 @@ def _normalise(text: str) -> str:
     return " " + _NON_WORD.sub(" ", text.lower()).strip() + " "
 
 
+def _trie_pattern(alternatives: list[str]) -> str:
+    """One regex over many literal phrases, factored as a character trie.
+
+    A flat alternation of a few hundred phrases makes ``re`` try each in turn at every position;
+    the trie shares prefixes, which makes matching several times faster. Optional tails are greedy,
+    so the longest phrase at a position wins ("exit code 137" over "exit").
+    """
+    trie: dict[str, dict] = {}  # type: ignore[type-arg]
+    for phrase in alternatives:
+        node = trie
+        for char in phrase:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:  # type: ignore[type-arg]
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
+
+
 def _build_phrase_pattern() -> tuple[re.Pattern[str], dict[str, tuple[str, ...]]]:
     targets: dict[str, list[str]] = {}
     for canonical, variants in SYNONYMS.items():
@@ -291,11 +315,7 @@ def _build_phrase_pattern() -> tuple[re.Pattern[str], dict[str, tuple[str, ...]]
             targets.setdefault(key, [])
             if canonical not in targets[key]:
                 targets[key].append(canonical)
-    # longest first, so "exit code 137" wins over "137" at the same position
-    alternatives = sorted(targets, key=len, reverse=True)
-    pattern = re.compile(
-        r"(?<![a-z0-9])(?:" + "|".join(re.escape(a) for a in alternatives) + r")(?![a-z0-9])"
-    )
+    pattern = re.compile(r"(?<![a-z0-9])" + _trie_pattern(list(targets)) + r"(?![a-z0-9])")
     return pattern, {key: tuple(value) for key, value in targets.items()}
 
 
@@ -344,31 +364,50 @@ def expand_words(text: str) -> list[str]:
     return words
 
 
-def synonym_tokens(text: str, words: list[str]) -> list[str]:
+def _phrase_counts(reading: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for match in _PHRASES.finditer(reading):
+        for canonical in _PHRASE_TARGETS[match.group(0)]:
+            counts[canonical] = counts.get(canonical, 0) + 1
+    return counts
+
+
+@lru_cache(maxsize=200_000)
+def _word_index_tokens(word: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A raw word -> (its stemmed tokens without stop words, synonyms found inside its CamelCase parts)."""
+    parts = _word_tokens(word)
+    stems = tuple(stem(part) for part in parts if part not in STOPWORDS)
+    inner = tuple(_phrase_counts(" ".join(parts[:-1]))) if len(parts) > 1 else ()
+    return stems, inner
+
+
+def synonym_tokens(text: str, inner: dict[str, int] | None = None) -> list[str]:
     """Canonical synonym tokens for the phrases in ``text``.
 
-    Phrases are looked for twice: in the text as written (``Init:CrashLoopBackOff`` reads
-    ``init crashloopbackoff``) and in its CamelCase-split words (``ImagePull`` reads ``image pull``);
-    each canonical token counts as often as the richer of the two readings found it.
+    Phrases are looked for in the text as written (``Init:CrashLoopBackOff`` reads
+    ``init crashloopbackoff``) and inside CamelCase words (``ImagePull`` reads ``image pull``,
+    counted in ``inner``); each canonical token counts as often as the richer reading found it.
     """
-    counts: dict[str, int] = {}
-    for reading in (_normalise(text), " ".join(words)):
-        seen: dict[str, int] = {}
-        for match in _PHRASES.finditer(reading):
-            for canonical in _PHRASE_TARGETS[match.group(0)]:
-                seen[canonical] = seen.get(canonical, 0) + 1
-        for canonical, count in seen.items():
-            counts[canonical] = max(counts.get(canonical, 0), count)
+    counts = _phrase_counts(_normalise(text))
+    for canonical, count in (inner or {}).items():
+        counts[canonical] = max(counts.get(canonical, 0), count)
     return [canonical for canonical, count in counts.items() for _ in range(count)]
 
 
 def analyze(text: str) -> list[str]:
     """Text -> index tokens (stemmed words without stop words, plus synonym tokens)."""
-    words = expand_words(text)
-    if not words:
+    tokens: list[str] = []
+    inner: dict[str, int] = {}
+    for raw in _WORD.findall(text):
+        if len(raw) > _MAX_TOKEN_LEN:
+            continue
+        stems, found = _word_index_tokens(raw)
+        tokens.extend(stems)
+        for canonical in found:
+            inner[canonical] = inner.get(canonical, 0) + 1
+    if not tokens and not inner:
         return []
-    tokens = [stem(word) for word in words if word not in STOPWORDS]
-    tokens.extend(stem(token) for token in synonym_tokens(text, words))
+    tokens.extend(stem(token) for token in synonym_tokens(text, inner))
     return tokens
 
 

@@ -209,6 +209,11 @@ class EmbeddedIndex:
     def __len__(self) -> int:
         return len(self._runbooks)
 
+    @property
+    def sections(self) -> int:
+        """How many sections are searched (the unit a hit's ``section`` names)."""
+        return len(self._chunk_headings)
+
     def ids(self) -> list[str]:
         """Every indexed runbook id, sorted."""
         return [runbook.id for runbook in self._runbooks]

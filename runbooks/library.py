@@ -41,6 +41,8 @@ REQUIRED_FIELDS: tuple[str, ...] = ("id", "title", "categories", "keywords", "sy
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _HEADING = re.compile(r"^(#{1,2})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+# libyaml's safe loader when present: parsing front matter dominates loading a large library
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -131,7 +133,7 @@ def parse_runbook(text: str, path: str | None = None) -> Runbook:
     if match is None:
         raise RunbookError(f"{source}: no YAML front matter (a '---' block at the top)")
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = yaml.load(match.group(1), Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         raise RunbookError(f"{source}: front matter is not valid YAML: {exc}") from exc
     if not isinstance(meta, dict):
