@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tools.fake_apiserver import FakeApiServer, Faults, kubeconfig_document
+from tools.fake_apiserver.tables import human_duration, pod_status
 from tools.kinds import KINDS
 
 BEHAVIOUR = Path(__file__).parent / "fixtures" / "snapshots" / "reader-behaviour"
@@ -271,3 +272,62 @@ def test_cli_rejects_a_missing_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["fake-apiserver", str(tmp_path / "missing"), "--port", "0"])
     assert result.exit_code == 2
     assert "snapshot folder not found" in result.output
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (-5, "<invalid>"),
+        (59, "59s"),
+        (119, "119s"),
+        (150, "2m30s"),
+        (600, "10m"),
+        (3 * 3600 + 60, "3h1m"),
+        (30 * 3600, "30h"),
+        (3 * 86400 + 3600, "3d1h"),
+        (40 * 86400, "40d"),
+        (3 * 365 * 86400 + 86400, "3y1d"),
+    ],
+)
+def test_age_reads_like_kubectl(seconds: int, text: str) -> None:
+    assert human_duration(seconds) == text
+
+
+def _pod(
+    init: list[dict[str, Any]] | None = None, main: list[dict[str, Any]] | None = None, **meta: Any
+) -> Any:
+    return {
+        "metadata": {"name": "p", **meta},
+        "spec": {"initContainers": [{"name": "i"}] if init else [], "containers": [{"name": "c"}]},
+        "status": {"phase": "Running", "initContainerStatuses": init or [], "containerStatuses": main or []},
+    }
+
+
+@pytest.mark.parametrize(
+    ("pod", "expected"),
+    [
+        (_pod(main=[{"ready": True, "state": {"running": {}}}]), "Running"),
+        (_pod(main=[{"state": {"waiting": {"reason": "CrashLoopBackOff"}}}]), "CrashLoopBackOff"),
+        (_pod(main=[{"state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]), "OOMKilled"),
+        (_pod(main=[{"state": {"terminated": {"exitCode": 2}}}]), "ExitCode:2"),
+        (_pod(init=[{"state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]), "Init:Error"),
+        (_pod(init=[{"state": {"waiting": {"reason": "CrashLoopBackOff"}}}]), "Init:CrashLoopBackOff"),
+        (_pod(init=[{"state": {"running": {}}}]), "Init:0/1"),
+        (
+            _pod(main=[{"ready": True, "state": {"running": {}}}], deletionTimestamp="2024-01-01T00:00:00Z"),
+            "Terminating",
+        ),
+    ],
+    ids=[
+        "running",
+        "crashloop",
+        "oomkilled",
+        "exit-code",
+        "init-error",
+        "init-crashloop",
+        "init-running",
+        "terminating",
+    ],
+)
+def test_pod_status_column(pod: Any, expected: str) -> None:
+    assert pod_status(pod) == expected

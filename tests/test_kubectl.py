@@ -77,6 +77,15 @@ def test_get_all_and_describe(kubectl: Callable[..., subprocess.CompletedProcess
     assert "Back-off restarting failed container" in described.stdout
 
 
+def test_plain_get_prints_kubectl_columns(kubectl: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    result = kubectl("get", "pods", "-n", "orders", "-o", "wide")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    crashing = next(line for line in lines if line.startswith("orders-api-7f6d8c9b54-knmzs"))
+    assert crashing.split()[1:4] == ["0/1", "CrashLoopBackOff", "6"]
+
+
 def test_forbidden_and_not_found_read_like_the_api(
     kubectl: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tools.fake_apiserver import documents
+from tools.fake_apiserver import documents, tables
 from tools.fake_apiserver.logs import LogKey, LogSource, answer_log
 from tools.fake_apiserver.store import (
     BadContinue,
@@ -348,10 +348,14 @@ class FakeApiServer:
             obj = route.index.by_name.get((route.namespace or "", route.name))
             if obj is None:
                 return 404, documents.not_found(info, route.name)
+            if tables.wants_table(handler.headers.get("Accept")):
+                return 200, tables.table_document(
+                    info.kind, [obj], self.store.resource_version, None, query.get("includeObject")
+                )
             return 200, obj
-        return self._list(route, query)
+        return self._list(route, query, handler.headers.get("Accept"))
 
-    def _list(self, route: _Route, query: dict[str, str]) -> tuple[int, Any]:
+    def _list(self, route: _Route, query: dict[str, str], accept: str | None) -> tuple[int, Any]:
         index = route.index
         info = index.info
         try:
@@ -383,6 +387,11 @@ class FakeApiServer:
                 if position < len(candidates):
                     token = encode_continue(info.plural, namespace, position, self.store.resource_version)
                 break
+        if tables.wants_table(accept):
+            table = tables.table_document(
+                info.kind, items, self.store.resource_version, token, query.get("includeObject")
+            )
+            return 200, table
         page = [self.store.list_item_json(obj) for obj in items]
         return 200, documents.list_document(info, page, self.store.resource_version, token)
 
