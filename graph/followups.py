@@ -22,18 +22,36 @@ MAX_FOLLOWUP_CHARS = 400
 
 # Order matters: the first intent whose pattern matches wins ("how do I fix it" is "fix" even
 # though it starts like an explanation question).
+_INTENT_PATTERNS: tuple[tuple[Intent, str], ...] = (
+    (
+        "what_if",
+        r"\bwhat if\b|\bwhat happens if\b|\bwould (?:it|that) help\b|\bshould i (?:raise|increase|bump|lower|scale|add|remove|restart|change|set)\b|\bif i (?:raise|increase|bump|lower|scale|add|remove|restart|change|set)\b",
+    ),
+    ("runbook", r"\brun ?books?\b|\bplaybook\b|\bdocs?\b|\bdocumentation\b"),
+    (
+        "fix",
+        r"\bfix\b|\bresolve\b|\bremed\w*|\bcommands?\b|\bwhat (?:do|should) i (?:do|run)\b|\bhow (?:do|can|should) i\b|\bsolution\b|\bkubectl\b",
+    ),
+    ("prevention", r"\bprevent\w*|\bavoid\b|\bnext time\b|\bfrom happening\b|\bhappen(?:ing)? again\b"),
+    (
+        "evidence",
+        r"\bevidence\b|\bproof\b|\bhow do you know\b|\bwhat did you (?:see|find|read)\b|\bfacts?\b|\bshow\b.*\b(?:again|logs?|events?)\b|\bsources?\b",
+    ),
+    (
+        "affected",
+        r"\bwhich (?:pods?|objects?|workloads?|deployments?|resources?)\b|\baffected\b|\bwhat(?:'s| is) impacted\b",
+    ),
+    (
+        "missing",
+        r"\bmissing\b|\bcould(?:n't| not) (?:read|see|find)\b|\bgaps?\b|\bunknowns?\b|\bconfiden\w*",
+    ),
+    (
+        "root_cause",
+        r"\bwhy\b|\broot cause\b|\bcause\b|\bexplain\b|\bwhat(?:'s| is) wrong\b|\bwhat happened\b|\bsummar\w*",
+    ),
+)
 _INTENTS: tuple[tuple[Intent, re.Pattern[str]], ...] = tuple(
-    (intent, re.compile(pattern, re.IGNORECASE))
-    for intent, pattern in (
-        ("what_if", r"\bwhat if\b|\bwhat happens if\b|\bwould (?:it|that) help\b|\bshould i (?:raise|increase|bump|lower|scale|add|remove|restart|change|set)\b|\bif i (?:raise|increase|bump|lower|scale|add|remove|restart|change|set)\b"),
-        ("runbook", r"\brun ?books?\b|\bplaybook\b|\bdocs?\b|\bdocumentation\b"),
-        ("fix", r"\bfix\b|\bresolve\b|\bremed\w*|\bcommands?\b|\bwhat (?:do|should) i (?:do|run)\b|\bhow (?:do|can|should) i\b|\bsolution\b|\bkubectl\b"),
-        ("prevention", r"\bprevent\w*|\bavoid\b|\bnext time\b|\bfrom happening\b|\bhappen(?:ing)? again\b"),
-        ("evidence", r"\bevidence\b|\bproof\b|\bhow do you know\b|\bwhat did you (?:see|find|read)\b|\bfacts?\b|\bshow\b.*\b(?:again|logs?|events?)\b|\bsources?\b"),
-        ("affected", r"\bwhich (?:pods?|objects?|workloads?|deployments?|resources?)\b|\baffected\b|\bwhat(?:'s| is) impacted\b"),
-        ("missing", r"\bmissing\b|\bcould(?:n't| not) (?:read|see|find)\b|\bgaps?\b|\bunknowns?\b|\bconfiden\w*"),
-        ("root_cause", r"\bwhy\b|\broot cause\b|\bcause\b|\bexplain\b|\bwhat(?:'s| is) wrong\b|\bwhat happened\b|\bsummar\w*"),
-    )
+    (intent, re.compile(pattern, re.IGNORECASE)) for intent, pattern in _INTENT_PATTERNS
 )
 
 # Words naming a change the user might make, and the categories that change addresses.
@@ -41,13 +59,29 @@ _LEVERS: tuple[tuple[re.Pattern[str], str, frozenset[str]], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), lever, frozenset(categories))
     for pattern, lever, categories in (
         (r"\bmemory\b|\bmem\b|\blimits?\b|\bGi\b|\bMi\b", "the memory limit", {"OOMKilled", "Evicted"}),
-        (r"\bcpu\b|\brequests?\b", "CPU/memory requests", {"HPAFailure", "FailedScheduling", "QuotaExceeded"}),
+        (
+            r"\bcpu\b|\brequests?\b",
+            "CPU/memory requests",
+            {"HPAFailure", "FailedScheduling", "QuotaExceeded"},
+        ),
         (r"\bquota\b", "the ResourceQuota", {"QuotaExceeded"}),
-        (r"\breplicas?\b|\bscale\b|\bnodes?\b", "the replica or node count", {"FailedScheduling", "NodeNotReady", "HPAFailure"}),
+        (
+            r"\breplicas?\b|\bscale\b|\bnodes?\b",
+            "the replica or node count",
+            {"FailedScheduling", "NodeNotReady", "HPAFailure"},
+        ),
         (r"\brestart\b|\brollout\b|\bredeploy\b", "a restart or new rollout", {"RolloutStuck"}),
         (r"\btimeouts?\b|\bprobes?\b|\bdelay\b|\bthreshold\b", "the probe timings", {"ProbeFailure"}),
-        (r"\bimage\b|\btag\b|\bdigest\b", "the image reference", {"ImagePullBackOff", "CreateContainerError"}),
-        (r"\bsecret\b|\bconfigmap\b|\benv\b|\bvariable\b", "the referenced Secret/ConfigMap or env", {"CreateContainerConfigError", "CrashLoopBackOff", "VolumeMountFailure"}),
+        (
+            r"\bimage\b|\btag\b|\bdigest\b",
+            "the image reference",
+            {"ImagePullBackOff", "CreateContainerError"},
+        ),
+        (
+            r"\bsecret\b|\bconfigmap\b|\benv\b|\bvariable\b",
+            "the referenced Secret/ConfigMap or env",
+            {"CreateContainerConfigError", "CrashLoopBackOff", "VolumeMountFailure"},
+        ),
         (r"\bbackoff ?limit\b|\bretries\b|\bdeadline\b", "the Job's retry limits", {"JobFailed"}),
         (r"\brole\b|\bpermissions?\b|\brbac\b", "RBAC permissions", {"RBACForbidden"}),
     )

@@ -54,9 +54,9 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointS
         )
         await pool.open(wait=True, timeout=10)
         try:
-            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-            await saver.setup()
-            yield saver
+            postgres = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            await postgres.setup()
+            yield postgres
         finally:
             await pool.close()
         return

@@ -92,7 +92,9 @@ def describe_validation_errors(errors: list[Any]) -> tuple[int, str, list[dict[s
         msg = str(error.get("msg", "invalid"))
         if kind == "json_invalid":
             status = 400
-            fields.append({"field": "body", "message": f"malformed JSON: {error.get('ctx', {}).get('error', msg)}"})
+            fields.append(
+                {"field": "body", "message": f"malformed JSON: {error.get('ctx', {}).get('error', msg)}"}
+            )
             continue
         loc = error.get("loc") or ("body",)
         if kind == "missing" and len(loc) == 1:

@@ -17,7 +17,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.utils import ConfigurableFieldSpec
 from pydantic import BaseModel
 
-from server.schemas import GraphInput, GraphOutput, THREAD_ID
+from server.schemas import THREAD_ID, GraphInput, GraphOutput
 from server.service import Service
 
 
@@ -30,11 +30,11 @@ class DiagnoseRunnable(Runnable[dict[str, Any], dict[str, Any]]):
         self._service = service
 
     @property
-    def InputType(self) -> type[BaseModel]:  # noqa: N802 - LangChain's name
+    def InputType(self) -> type[BaseModel]:  # type: ignore[override]  # noqa: N802 - LangChain's name
         return GraphInput
 
     @property
-    def OutputType(self) -> type[BaseModel]:  # noqa: N802 - LangChain's name
+    def OutputType(self) -> type[BaseModel]:  # type: ignore[override]  # noqa: N802 - LangChain's name
         return GraphOutput
 
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
@@ -64,7 +64,9 @@ class DiagnoseRunnable(Runnable[dict[str, Any], dict[str, Any]]):
             raise ValueError("thread_id must be 1-128 letters, digits or '_.:-', starting alphanumeric")
         return thread_id
 
-    def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any) -> dict[str, Any]:
+    def invoke(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         raise NotImplementedError("the service runs the graph asynchronously; use ainvoke")
 
     async def _arun(
@@ -100,7 +102,9 @@ class DiagnoseRunnable(Runnable[dict[str, Any], dict[str, Any]]):
         async for event in self._atransform_stream_with_config(once(), self._aevents, config, **kwargs):
             yield event
 
-    def stream(self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    def stream(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
         raise NotImplementedError("the service streams asynchronously; use astream")
 
 

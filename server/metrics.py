@@ -15,7 +15,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "idp_http_requests", "HTTP requests answered.", ["method", "route", "status"], registry=self.registry
+            "idp_http_requests",
+            "HTTP requests answered.",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
             "idp_http_request_duration_seconds",
@@ -28,14 +31,22 @@ class Metrics:
             "idp_diagnoses", "Diagnoses produced.", ["category", "mode"], registry=self.registry
         )
         self.diagnosis_seconds = Histogram(
-            "idp_diagnosis_duration_seconds", "Time to produce a diagnosis.", buckets=LATENCY_BUCKETS, registry=self.registry
+            "idp_diagnosis_duration_seconds",
+            "Time to produce a diagnosis.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
-        self.followups = Counter("idp_followups", "Follow-up questions answered.", ["intent"], registry=self.registry)
+        self.followups = Counter(
+            "idp_followups", "Follow-up questions answered.", ["intent"], registry=self.registry
+        )
         self.api_calls = Counter(
             "idp_cluster_api_requests", "Cluster API requests made by diagnoses.", registry=self.registry
         )
         self.loops = Histogram(
-            "idp_critic_loops", "Critic loops per diagnosis.", buckets=(0, 1, 2, 3, 5, 10), registry=self.registry
+            "idp_critic_loops",
+            "Critic loops per diagnosis.",
+            buckets=(0, 1, 2, 3, 5, 10),
+            registry=self.registry,
         )
 
     def record_run(self, output: dict[str, Any], seconds: float) -> None:

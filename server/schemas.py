@@ -111,7 +111,9 @@ class Readiness(BaseModel):
 class NodeHealth(BaseModel):
     name: str
     ready: bool
-    pressure: list[str] = Field(default_factory=list, description="Conditions such as MemoryPressure that are True.")
+    pressure: list[str] = Field(
+        default_factory=list, description="Conditions such as MemoryPressure that are True."
+    )
     unschedulable: bool = False
 
 
@@ -141,7 +143,9 @@ class ClusterHealth(BaseModel):
     namespaces: list[NamespaceHealth]
     worst: list[Offender]
     api_requests: int
-    errors: list[str] = Field(default_factory=list, description="Reads that failed, so the picture is partial.")
+    errors: list[str] = Field(
+        default_factory=list, description="Reads that failed, so the picture is partial."
+    )
 
 
 def graph_output(output: dict[str, Any]) -> dict[str, Any]:

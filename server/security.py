@@ -105,13 +105,19 @@ def _route_label(scope: Scope) -> str:
     return "unmatched"
 
 
-async def _reply(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _reply(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -160,20 +166,29 @@ class GateMiddleware:
         finally:
             route = _route_label(scope)
             method = str(scope.get("method", ""))
-            self.metrics.requests.labels(method=method, route=route, status=str(status_holder["status"])).inc()
+            self.metrics.requests.labels(
+                method=method, route=route, status=str(status_holder["status"])
+            ).inc()
             self.metrics.latency.labels(method=method, route=route).observe(time.perf_counter() - start)
 
     async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
         page = path in PAGE_PATHS or path.startswith(PAGE_PREFIX)
         key = presented_key(scope)
-        if self.keys and path not in OPEN_PATHS and not page and scope.get("method") != "OPTIONS":
-            if not self._authorised(key):
-                await _reply(send, 401, "missing or invalid API key", [(b"www-authenticate", b"Bearer")])
-                return
-        if self.buckets is not None and path not in UNLIMITED_PATHS and not page and scope.get("method") != "OPTIONS":
-            client = f"key:{hashlib.sha256(key.encode()).hexdigest()[:16]}" if key and self.keys else (
-                f"addr:{(scope.get('client') or ('unknown', 0))[0]}"
+        guarded = path not in OPEN_PATHS and not page and scope.get("method") != "OPTIONS"
+        if self.keys and guarded and not self._authorised(key):
+            await _reply(send, 401, "missing or invalid API key", [(b"www-authenticate", b"Bearer")])
+            return
+        if (
+            self.buckets is not None
+            and path not in UNLIMITED_PATHS
+            and not page
+            and scope.get("method") != "OPTIONS"
+        ):
+            client = (
+                f"key:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+                if key and self.keys
+                else (f"addr:{(scope.get('client') or ('unknown', 0))[0]}")
             )
             wait = self.buckets.take(client)
             if wait > 0:

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -28,7 +28,7 @@ from server.schemas import GraphInput, graph_output
 
 # Checkpoints are written when a run ends, not after every node: a thread needs the end state
 # (the diagnosis), and one write per run keeps a threaded diagnosis close to a stateless one.
-THREAD_DURABILITY = "exit"
+THREAD_DURABILITY: Literal["exit"] = "exit"
 
 
 @dataclass
@@ -88,10 +88,15 @@ class Service:
         start = time.perf_counter()
         if thread_id:
             output = await self.threaded.ainvoke(
-                graph_input, self._config(thread_id, config), context=self.context(), durability=THREAD_DURABILITY
+                graph_input,
+                self._config(thread_id, config),
+                context=self.context(),
+                durability=THREAD_DURABILITY,
             )
         elif config and config.get("callbacks"):
-            output = await self.stateless.ainvoke(graph_input, self._config(None, config), context=self.context())
+            output = await self.stateless.ainvoke(
+                graph_input, self._config(None, config), context=self.context()
+            )
         else:
             # No thread and no tracing: the nodes are sync, so one worker thread runs the whole
             # graph instead of one thread hop per node.
@@ -112,7 +117,11 @@ class Service:
         start = time.perf_counter()
         final: dict[str, Any] = {}
         updates = graph.astream(
-            graph_input, self._config(thread_id, config), context=self.context(), stream_mode="updates", **kwargs
+            graph_input,
+            self._config(thread_id, config),
+            context=self.context(),
+            stream_mode="updates",
+            **kwargs,
         )
         async for event in progress_events(updates):
             if event["event"] == "diagnosis":

@@ -26,7 +26,7 @@ def serve(
     from server.logging_setup import configure_logging
 
     try:
-        settings = Settings()
+        settings = Settings()  # type: ignore[call-arg]  # pydantic-settings fills fields from the env
     except ValidationError as exc:
         typer.echo(f"invalid settings: {exc}", err=True)
         raise typer.Exit(exit_codes.BAD_INPUT) from exc

@@ -23,4 +23,6 @@ async def diagnose(body: DiagnoseBody, service: ServiceDep) -> DiagnoseReply:
         output = await service.run(request, body.thread_id)
     except OSError as exc:
         raise ThreadStoreError() from exc
-    return DiagnoseReply.model_validate({**output["diagnosis"], "thread_id": body.thread_id, "answer": output.get("answer")})
+    return DiagnoseReply.model_validate(
+        {**output["diagnosis"], "thread_id": body.thread_id, "answer": output.get("answer")}
+    )

@@ -23,5 +23,8 @@ async def suggest_runbook(body: SuggestRunbookBody, service: ServiceDep) -> Sugg
         raise NotReady("runbook index not ready")
     hits = await asyncio.to_thread(suggest_runbooks, index, redact_text(body.error_message), body.top_k)
     return SuggestRunbookReply(
-        runbooks=[RunbookSuggestion(id=h.id, title=h.title, score=round(float(h.score), 4), section=h.section) for h in hits]
+        runbooks=[
+            RunbookSuggestion(id=h.id, title=h.title, score=round(float(h.score), 4), section=h.section)
+            for h in hits
+        ]
     )
