@@ -339,10 +339,17 @@ class LiveReader:
         try:
             response = self._api.call_api(method, url, headers, _request_timeout=self._timeout_s)
             raw = response.response
+            reusable = False
             try:
-                body = raw.read(max_bytes + 1) if max_bytes and response.status < 300 else raw.read()
+                bounded = bool(max_bytes) and response.status < 300
+                body = raw.read(max_bytes + 1) if bounded else raw.read()
+                reusable = not bounded or len(body) <= max_bytes
             finally:
-                raw.release_conn()
+                # A body left half-read would corrupt the next request on a pooled connection.
+                if reusable:
+                    raw.release_conn()
+                else:
+                    raw.close()
         except urllib3.exceptions.NewConnectionError as exc:
             # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: test it first.
             return _Answer(

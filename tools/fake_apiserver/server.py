@@ -261,7 +261,7 @@ class FakeApiServer:
         parts = urlsplit(handler.path)
         path = parts.path.rstrip("/") or "/"
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        code, body = self._discovery(path, handler)
+        code, body = self._discovery(path)
         if code == 0:
             code, body = self._resource(path, query, handler)
         if code == 0:
@@ -278,7 +278,7 @@ class FakeApiServer:
         else:
             handler.send_json(code, body)
 
-    def _discovery(self, path: str, handler: _Handler) -> tuple[int, Any]:
+    def _discovery(self, path: str) -> tuple[int, Any]:
         store = self.store
         if path == "/version":
             return 200, documents.SERVER_VERSION
