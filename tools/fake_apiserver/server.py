@@ -239,6 +239,8 @@ class FakeApiServer:
         length = int(handler.headers.get("Content-Length") or 0)
         if length:
             handler.rfile.read(length)
+        # A chunked body is not read, so the connection cannot carry another request.
+        handler.close_connection = True
         self._record(handler, 405)
         doc = documents.status(
             405,
