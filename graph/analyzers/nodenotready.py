@@ -18,6 +18,18 @@ from graph.schemas import ReadSpec
 
 _PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure")
 _POD_NODE_EVENTS = ("NodeNotReady", "TaintManagerEviction", "NodeControllerEviction")
+_NODE_EVENTS = (
+    "NodeNotReady",
+    "EvictionThresholdMet",
+    "FreeDiskSpaceFailed",
+    "ImageGCFailed",
+    "SystemOOM",
+    "Rebooted",
+    "ContainerGCFailed",
+    "NodeHasDiskPressure",
+    "NodeHasInsufficientMemory",
+    "NodeHasInsufficientPID",
+)
 _NODE_LIST = ReadSpec(verb="list", kind="Node", why="find NotReady nodes or nodes under pressure")
 
 
@@ -84,6 +96,21 @@ class NodeNotReadyAnalyzer(Analyzer):
             for node in _suspect_nodes(view)[:3]
             if view.obj("Node", node) is None
         ]
+        # The kubelet's own events on a failing node (image GC, eviction, reboot) say why;
+        # node events live in the default namespace.
+        suspects = set(_suspect_nodes(view))
+        for node in view.objs("Node"):
+            if node_problems(node) and name_of(node) in suspects:
+                events = ReadSpec(
+                    verb="list",
+                    kind="Event",
+                    namespace="default",
+                    field_selector=f"involvedObject.kind=Node,involvedObject.name={name_of(node)}",
+                    why="the kubelet's events on the failing node",
+                )
+                if not view.was_read(events.key()):
+                    specs.append(events)
+                break
         # Nothing in the namespace points at a node, yet the text speaks of one: look at all of them.
         if (
             not specs
@@ -155,15 +182,12 @@ class NodeNotReadyAnalyzer(Analyzer):
         for pod in on_node[:3]:
             for event in _node_events(view, pod)[:1]:
                 facts.append(Fact(f"{event.get('reason')}: {event.get('message')}", src_event(event)))
+        seen: set[str] = set()
         for event in view.events_for(node):
-            if event.get("reason") in (
-                "NodeNotReady",
-                "EvictionThresholdMet",
-                "FreeDiskSpaceFailed",
-                "SystemOOM",
-            ):
-                facts.append(Fact(f"{event.get('reason')}: {event.get('message')}", src_event(event)))
-                break
+            reason = str(event.get("reason"))
+            if reason in _NODE_EVENTS and reason not in seen and len(seen) < 3:
+                seen.add(reason)
+                facts.append(Fact(f"{reason}: {event.get('message')}", src_event(event)))
 
         cause, fixes, prevention = _explain(problem, node_name, message)
         if terminating:

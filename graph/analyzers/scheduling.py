@@ -283,6 +283,10 @@ class FailedSchedulingAnalyzer(Analyzer):
                 facts.append(Fact(f"cluster-autoscaler: {event.get('message')}", src_event(event)))
                 break
         rejections = parse_rejections(message)
+        if len(rejections) > 1 and _selector_matches_some(pod, view.objs("Node")):
+            # The nodes the selector rules out are simply not the pod's target pool; the
+            # nodes it does select are rejected for the reason that matters.
+            rejections.sort(key=lambda r: r.kind == "selector")
         explained = _Explain(view, pod, target)
         for rejection in rejections or [Rejection(0, "other", message)]:
             explained.add(rejection)
@@ -456,6 +460,13 @@ class _Explain:
         ).get("nodeSelectorTerms") or []
         cause = f"{rejection.count} node(s) didn't match the pod's node affinity/selector"
         details = []
+        if _selector_matches_some(self.pod, self.nodes) and self.primary is not rejection:
+            matching = [name_of(n) for n in self.nodes if _selector_matches_some(self.pod, [n])]
+            self.causes.append(
+                f"the other {rejection.count} node(s) are outside its nodeSelector "
+                f"{', '.join(f'{k}={v}' for k, v in selector.items())} (it targets {', '.join(matching[:5])})"
+            )
+            return
         for key, value in selector.items():
             present = sorted({v for n in self.nodes if (v := _node_label(n, (key,))) is not None})
             details.append(f"nodeSelector {key}={value}")
@@ -512,7 +523,7 @@ class _Explain:
                     f"Node {tainted[0]} spec.taints",
                 )
             )
-        tolerations = pod_spec(self.pod).get("tolerations") or []
+        tolerations = [t for t in pod_spec(self.pod).get("tolerations") or [] if not _default_toleration(t)]
         keys = sorted({str(t.get("key")) for t in tolerations if t.get("key")})
         self.facts.append(
             Fact(f"pod tolerates only: {', '.join(keys) or 'nothing'}", src_obj(self.pod, "spec.tolerations"))
@@ -691,6 +702,21 @@ class _Explain:
         self.fixes.append(
             f"kubectl get pvc{ns_flag(self.ns)}  # create claim {claim} or fix the pod's claimName"
         )
+
+
+def _selector_matches_some(pod: K8sObject, nodes: list[K8sObject]) -> bool:
+    selector = pod_spec(pod).get("nodeSelector") or {}
+    if not selector:
+        return False
+    return any(
+        all(((n.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in selector.items())
+        for n in nodes
+    )
+
+
+def _default_toleration(toleration: dict[str, Any]) -> bool:
+    """The not-ready/unreachable tolerations admission adds to every pod (not part of the template)."""
+    return toleration.get("key") in NODE_CONDITION_TAINTS and toleration.get("tolerationSeconds") == 300
 
 
 def _fitting(resource: str, largest: Decimal) -> str:
