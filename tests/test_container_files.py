@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -157,7 +158,7 @@ def run_entrypoint(tmp_path: Path, seed: Path | None, *command: str) -> subproce
     script = entrypoint[2]
     if seed is not None:
         script = script.replace("/opt/idp/seed", str(seed))
-    env = {"PATH": os.environ["PATH"], "IDP_DATA_DIR": str(tmp_path / "data")}
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "IDP_DATA_DIR": str(tmp_path / "data")}
     return subprocess.run(
         ["/bin/sh", "-c", script, *entrypoint[3:], *command],
         env=env,
@@ -187,6 +188,27 @@ def test_entrypoint_runs_the_command_when_there_is_no_seed(tmp_path: Path) -> No
     (tmp_path / "data").mkdir()
     done = run_entrypoint(tmp_path, tmp_path / "absent", "sh", "-c", "exit 7")
     assert done.returncode == 7
+
+
+def test_index_built_like_the_image_is_reused_after_seeding(tmp_path: Path) -> None:
+    """The builder's index step, then the entrypoint's copy, then a start that must not rebuild."""
+    idp = Path(sys.executable).parent / "idp"
+    [index_run] = [i.args for i in dockerfile_stages()["builder"] if "idp runbooks index" in i.args]
+    seed_dir = re.search(r"IDP_DATA_DIR=(\S+)", index_run)
+    assert seed_dir is not None
+    seed = tmp_path / "seed"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "IDP_DATA_DIR": str(seed)}
+    built = subprocess.run(
+        [str(idp), "runbooks", "index"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert built.returncode == 0, built.stderr
+    assert "reused" not in built.stdout
+
+    (tmp_path / "data").mkdir()
+    started = run_entrypoint(tmp_path, seed, str(idp), "runbooks", "index")
+    assert started.returncode == 0, started.stderr
+    assert f"at {tmp_path / 'data'}" in started.stdout
+    assert "reused the persisted index" in started.stdout
 
 
 class _Status(BaseHTTPRequestHandler):
@@ -252,6 +274,20 @@ def test_dockerignore_admits_exactly_what_the_build_copies() -> None:
     for path in copied:
         assert (ROOT / path).exists(), f"COPY {path}: not in the repository"
     assert ".env" in rules
+
+
+def test_image_copies_every_package_pyproject_installs() -> None:
+    """A package missing from COPY would make `pip install .` ship an image without it."""
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = {
+        i.args.split()[0].rstrip("/")
+        for i in dockerfile_stages()["builder"]
+        if i.keyword == "COPY" and not i.args.startswith("--from")
+    }
+    assert packages <= copied
 
 
 def checkov() -> str | None:

@@ -302,6 +302,14 @@ def test_external_secret_keys(overlay: str, keys: set[str]) -> None:
     assert got == {"GOOGLE_API_KEY", "IDP_API_KEYS"} | keys
 
 
+def test_secrets_doc_covers_every_secret_key() -> None:
+    documented = (ROOT / "docs" / "SECRETS.md").read_text()
+    for overlay in OVERLAYS:
+        for item in one(render_overlay(overlay), "ExternalSecret")["spec"]["data"]:
+            assert f"`{item['secretKey']}`" in documented
+            assert item["remoteRef"]["key"] in documented
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_selectors_find_the_pods(overlay: str) -> None:
     docs = render_overlay(overlay)
