@@ -163,6 +163,29 @@ class DNSFailureAnalyzer(Analyzer):
         lookups = self._lookups(view)
         if not lookups and not view.suspects(self.category):
             return []
+        specs: list[ReadSpec] = []
+        names = [(lk, lk.cluster_parts) for lk, _ in lookups[:2]]
+        # NXDOMAIN for a cluster name means CoreDNS answered: the name is the question, not CoreDNS.
+        if not names or any(lk.kind != "nxdomain" or parts is None for lk, parts in names):
+            specs += self._coredns_reads(view)
+        ns = view.namespace
+        for lookup, parts in names:
+            if lookup.kind == "nxdomain" and parts:
+                specs += self._name_reads(view, parts[0], parts[1])
+            elif (
+                lookup.kind == "timeout"
+                and ns
+                and self._dns_pods(view)
+                and all(self._pod_ok(p) for p in self._dns_pods(view))
+            ):
+                specs.append(
+                    ReadSpec(
+                        verb="list", kind="NetworkPolicy", namespace=ns, why="egress policies dropping DNS"
+                    )
+                )
+        return [s for s in {s.key(): s for s in specs}.values() if not view.was_read(s.key())]
+
+    def _coredns_reads(self, view: EvidenceView) -> list[ReadSpec]:
         specs = [
             ReadSpec(
                 verb="list", kind="Pod", namespace=DNS_NAMESPACE, label_selector=DNS_LABEL, why="CoreDNS pods"
@@ -171,111 +194,67 @@ class DNSFailureAnalyzer(Analyzer):
                 verb="get", kind="ConfigMap", namespace=DNS_NAMESPACE, name="coredns", why="the Corefile"
             ),
         ]
-        dns_pods = sorted(self._dns_pods(view), key=lambda p: -sum(c.restarts for c in container_states(p)))
-        for pod in dns_pods[:1]:
+        broken = sorted(
+            (p for p in self._dns_pods(view) if not self._pod_ok(p)),
+            key=lambda p: -sum(c.restarts for c in container_states(p)),
+        )
+        for pod in broken[:1]:
             for c in container_states(pod):
-                if c.init:
-                    continue
-                previous = c.restarts > 0
-                specs.append(
-                    ReadSpec(
-                        verb="logs",
-                        kind="Pod",
-                        namespace=DNS_NAMESPACE,
-                        name=name_of(pod),
-                        container=c.name,
-                        previous=previous,
-                        why="the CoreDNS log",
+                if not c.init:
+                    specs.append(
+                        ReadSpec(
+                            verb="logs",
+                            kind="Pod",
+                            namespace=DNS_NAMESPACE,
+                            name=name_of(pod),
+                            container=c.name,
+                            previous=c.restarts > 0,
+                            why="the CoreDNS log",
+                        )
                     )
+        node = (broken[0].get("spec") or {}).get("nodeName") if broken else None
+        if node and self._loop_line(view):
+            specs.append(
+                ReadSpec(
+                    verb="get",
+                    kind="Node",
+                    name=str(node),
+                    why="the node OS whose resolv.conf CoreDNS forwards to",
                 )
-        if any(self._loop_line(view)) and dns_pods:
-            node = (dns_pods[0].get("spec") or {}).get("nodeName")
-            if node:
-                specs.append(
-                    ReadSpec(
-                        verb="get",
-                        kind="Node",
-                        name=str(node),
-                        why="the node OS whose resolv.conf CoreDNS forwards to",
-                    )
-                )
+            )
+        return specs
+
+    def _name_reads(self, view: EvidenceView, svc: str, svc_ns: str | None) -> list[ReadSpec]:
+        """Where a Service of that name lives (one narrow list by name), and what the target namespace holds."""
         ns = view.namespace
-        healthy = dns_pods and all(self._pod_ok(p) for p in dns_pods)
-        for lookup, _ in lookups[:2]:
-            parts = lookup.cluster_parts
-            if lookup.kind == "nxdomain" and parts:
-                svc, svc_ns = parts
-                target_ns = svc_ns or ns
-                if target_ns:
-                    specs.append(
-                        ReadSpec(
-                            verb="list", kind="Service", namespace=target_ns, why="the Services that exist"
-                        )
-                    )
-                if svc_ns and svc_ns != ns:
-                    specs.append(
-                        ReadSpec(
-                            verb="get",
-                            kind="Namespace",
-                            name=svc_ns,
-                            why="whether the looked-up namespace exists",
-                        )
-                    )
-                    if (
-                        view.read_status(ReadSpec(verb="get", kind="Namespace", name=svc_ns).key())
-                        == "no_data"
-                    ):
-                        specs.append(
-                            ReadSpec(
-                                verb="list", kind="Namespace", why="namespaces close to the looked-up one"
-                            )
-                        )
-                if (
-                    svc_ns is None
-                    and ns
-                    and self._services(view, ns) is not None
-                    and view.obj("Service", svc, ns) is None
-                ):
-                    specs.append(
-                        ReadSpec(
-                            verb="list",
-                            kind="Service",
-                            field_selector=f"metadata.name={svc}",
-                            why="where a Service of that name lives",
-                        )
-                    )
-                for close in self._close_namespaces(view, svc_ns):
-                    specs.append(
-                        ReadSpec(
-                            verb="get",
-                            kind="Service",
-                            namespace=close,
-                            name=svc,
-                            why="the Service in the likely namespace",
-                        )
-                    )
-            if lookup.kind == "timeout" and healthy and ns:
-                specs.append(
-                    ReadSpec(
-                        verb="list",
-                        kind="NetworkPolicy",
-                        namespace=ns,
-                        why="egress policies that may drop DNS",
-                    )
+        by_name = ReadSpec(
+            verb="list",
+            kind="Service",
+            field_selector=f"metadata.name={svc}",
+            why="where a Service of that name lives",
+        )
+        specs = [by_name]
+        if svc_ns and svc_ns != ns:
+            specs.append(
+                ReadSpec(
+                    verb="get", kind="Namespace", name=svc_ns, why="whether the looked-up namespace exists"
                 )
-        return [s for s in {s.key(): s for s in specs}.values() if not view.was_read(s.key())]
+            )
+        target_ns = svc_ns or ns
+        if (
+            view.was_read(by_name.key())
+            and not [s for s in view.objs("Service") if name_of(s) == svc]
+            and target_ns
+        ):
+            specs.append(
+                ReadSpec(verb="list", kind="Service", namespace=target_ns, why="Services with a close name")
+            )
+        return specs
 
     @staticmethod
     def _services(view: EvidenceView, ns: str) -> list[K8sObject] | None:
         status = view.read_status(ReadSpec(verb="list", kind="Service", namespace=ns).key())
         return view.objs("Service", ns) if status in ("ok", "no_data") else None
-
-    @staticmethod
-    def _close_namespaces(view: EvidenceView, wanted: str | None) -> list[str]:
-        if not wanted or view.obj("Namespace", wanted) is not None:
-            return []
-        names = [name_of(n) for n in view.objs("Namespace")]
-        return difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
 
     @staticmethod
     def _pod_ok(pod: K8sObject) -> bool:
@@ -478,19 +457,20 @@ class DNSFailureAnalyzer(Analyzer):
         env_fix = self._env_fix(view, pod, lookup.name)
         namespace_read = view.read_status(ReadSpec(verb="get", kind="Namespace", name=svc_ns or "").key())
         if svc_ns and svc_ns != ns and namespace_read == "no_data":
-            close = self._close_namespaces(view, svc_ns)
-            right = f"{svc}.{close[0]}.svc.cluster.local" if close else None
-            found = view.obj("Service", svc, close[0]) if close else None
+            # The namespace that actually holds a Service of that name, the closest first.
+            homes = sorted(
+                (s for s in view.objs("Service") if name_of(s) == svc),
+                key=lambda s: -difflib.SequenceMatcher(None, svc_ns, namespace_of(s) or "").ratio(),
+            )
+            found = homes[0] if homes else None
+            home = namespace_of(found) if found is not None else None
+            right = f"{svc}.{home}.svc.cluster.local" if home else None
             facts.append(Fact(f"namespace {svc_ns} does not exist", f"get Namespace {svc_ns}"))
             if found is not None:
-                facts.append(Fact(f"Service {svc} exists in namespace {close[0]}", src_obj(found)))
+                facts.append(Fact(f"Service {svc} exists in namespace {home}", src_obj(found)))
             cause = (
                 f"The lookup of {lookup.name} fails with no such host because namespace {svc_ns} does not exist"
-                + (
-                    f"; the Service {svc} lives in namespace {close[0]} ({right})"
-                    if found is not None and right
-                    else ""
-                )
+                + (f"; the Service {svc} lives in namespace {home} ({right})" if right else "")
                 + "."
             )
             return self._finding(
@@ -501,9 +481,6 @@ class DNSFailureAnalyzer(Analyzer):
                 env_fix(right) if right else [f"kubectl get svc -A | grep {svc}"],
                 [found] if found is not None else [],
             )
-        services = self._services(view, target_ns)
-        if services is None:
-            return None
         if view.obj("Service", svc, target_ns) is not None:
             return None
         elsewhere = [s for s in view.objs("Service") if name_of(s) == svc and namespace_of(s) != target_ns]
@@ -522,6 +499,9 @@ class DNSFailureAnalyzer(Analyzer):
                 env_fix(right),
                 elsewhere[:1],
             )
+        services = self._services(view, target_ns)
+        if services is None:
+            return None
         names = [name_of(s) for s in services]
         close_names = difflib.get_close_matches(svc, names, n=1, cutoff=0.5)
         facts.append(

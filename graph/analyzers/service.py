@@ -423,7 +423,7 @@ class ServiceUnreachableAnalyzer(Analyzer):
             if isinstance(target_port, str) and not target_port.isdigit():
                 if any(p.get("name") == target_port for p in declared):
                     continue
-                fix_port = declared[0]["containerPort"] if len(declared) == 1 else None
+                fix_port = _serving_port(pod, declared)
                 facts.append(
                     Fact(
                         f"container ports of {name_of(pod)}: {declared_text}",
@@ -457,7 +457,7 @@ class ServiceUnreachableAnalyzer(Analyzer):
                         src_obj(pod, "spec.containers[].ports"),
                     )
                 )
-                fix_port = declared[0]["containerPort"]
+                fix_port = _serving_port(pod, declared)
                 patch = json.dumps(
                     [{"op": "replace", "path": f"/spec/ports/{index}/targetPort", "value": fix_port}]
                 )
@@ -550,6 +550,23 @@ class ServiceUnreachableAnalyzer(Analyzer):
                     )
                 )
         return problems
+
+
+_AUX_PORT = re.compile(r"metric|admin|debug|health|prom|mgmt|management", re.I)
+
+
+def _serving_port(pod: K8sObject, declared: list[dict[str, Any]]) -> str | int:
+    """The container port that serves traffic: the readiness probe's, else the first non-auxiliary one."""
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        probe = container.get("readinessProbe") or {}
+        action = probe.get("httpGet") or probe.get("tcpSocket") or probe.get("grpc") or {}
+        port = action.get("port")
+        if port is not None and any(port in (p.get("name"), p.get("containerPort")) for p in declared):
+            return str(port) if isinstance(port, str) else int(port)
+    main = [p for p in declared if not _AUX_PORT.search(str(p.get("name", "")))] or declared
+    if not main:
+        return "<port>"
+    return str(main[0]["name"]) if main[0].get("name") else int(main[0]["containerPort"])
 
 
 def _pod_state(pod: K8sObject) -> str:
