@@ -248,7 +248,8 @@ def _key_before(match: re.Match[str], group: str) -> str:
 def _kv_replace(match: re.Match[str]) -> str:
     group = "qv" if match.group("qv") is not None else "bare"
     value = match.group(group)
-    if value is None or not _is_secret_value(value):
+    if value is None or not _is_secret_value(value) or MASK_PREFIX in value:
+        # a value a more specific rule already redacted keeps its non-secret parts (user, host)
         return match.group(0)
     if match.string.startswith(" bytes", match.end()):  # kubectl describe secret prints sizes
         return match.group(0)
@@ -355,6 +356,17 @@ _RULES: tuple[_Rule, ...] = (
         re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:\\[nr]|[\s A-Za-z0-9+/=])*"),
         mask("private-key"),
         ("private key",),
+    ),
+    # A PEM private key, base64-encoded once more: kubeconfig client-key-data, Secret manifests.
+    _Rule(
+        "base64-pem-private-key",
+        re.compile(
+            r"LS0tLS1CRUdJTi(?:BSU0EgUFJJVkFURSBLRVkt|BQUklWQVRFIEtFWS0t|BFQyBQUklWQVRFIEtFWS0t|"
+            r"BPUEVOU1NIIFBSSVZBVEUgS0VZLS0t|BFTkNSWVBURUQgUFJJVkFURSBLRVkt|BEU0EgUFJJVkFURSBLRVkt)"
+            r"[A-Za-z0-9+/=]*"
+        ),
+        mask("private-key"),
+        ("ls0tls1crudjti",),
     ),
     _Rule(
         "gcp-private-key-id",
@@ -478,6 +490,13 @@ _RULES: tuple[_Rule, ...] = (
         re.compile(r"""://[^:/?#@\s"'<>]*:(?!<redacted:)([^@/?#\s"'<>]+)@"""),
         _mask_group("password"),
         ("://",),
+    ),
+    # Go's MySQL DSN has no scheme: user:password@tcp(host:3306)/db
+    _Rule(
+        "go-mysql-dsn",
+        re.compile(r""":(?!<redacted:)([^@\s:/"'<>]{1,128})@(?:tcp|unix)\("""),
+        _mask_group("password"),
+        ("@tcp(", "@unix("),
     ),
     _Rule(
         "authorization-basic",
