@@ -80,12 +80,34 @@ def event_messages(
 
 
 def similar_names(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
-    """Existing names that look like a typo or a rename of ``name``, closest first."""
-    pool = [c for c in dict.fromkeys(candidates) if c != name]
-    close = difflib.get_close_matches(name, pool, n=limit, cutoff=0.6)
-    # A rename often keeps the stem ("gateway-nginx-conf" -> "gateway-nginx-config").
-    stem = [c for c in pool if c not in close and (c.startswith(name) or name.startswith(c))]
-    return (close + stem)[:limit]
+    """Existing names that look like a typo or a rename of ``name``, closest first.
+
+    Names are compared word by word (split on ``-``, ``.``, ``_``): a candidate is similar when it
+    adds or drops one word (``audit-db-credentials`` / ``audit-api-db-credentials``) or changes one
+    word into a prefix or a typo of it (``nginx-conf`` / ``nginx-config``). A different word
+    (``worker-env`` / ``worker-cron``) is not a rename, however many letters are shared.
+    """
+    words = re.split(r"[-._]", name)
+    scored: list[tuple[float, str]] = []
+    for candidate in dict.fromkeys(candidates):
+        if candidate == name:
+            continue
+        if _one_word_apart(words, re.split(r"[-._]", candidate)):
+            scored.append((difflib.SequenceMatcher(None, name, candidate).ratio(), candidate))
+    return [c for _, c in sorted(scored, key=lambda item: -item[0])][:limit]
+
+
+def _one_word_apart(a: list[str], b: list[str]) -> bool:
+    if len(a) == len(b):
+        diff = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+        if len(diff) != 1:
+            return False
+        x, y = diff[0]
+        return x.startswith(y) or y.startswith(x) or difflib.SequenceMatcher(None, x, y).ratio() >= 0.75
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    if len(long) - len(short) != 1:
+        return False
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def container_path(pod: K8sObject, container: str) -> str | None:

@@ -116,8 +116,12 @@ class CreateContainerErrorAnalyzer(Analyzer):
                 )
             fixes.append(f"docker buildx imagetools inspect {image}")
             fixes.append(f"docker buildx build --platform linux/{arch or 'amd64'} -t {image} --push .")
-            if arch:
-                other = "amd64" if arch == "arm64" else "arm64"
+            other = "amd64" if arch == "arm64" else "arm64"
+            # Pinning to the image's architecture only helps when such nodes exist.
+            if arch and any(
+                ((n.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/arch") == other
+                for n in view.objs("Node")
+            ):
                 fixes.append(
                     f"kubectl patch {kind_word} {workload}{ns_flag(ns)} -p "
                     + "'"
@@ -202,9 +206,12 @@ class CreateContainerErrorAnalyzer(Analyzer):
 
     @staticmethod
     def _short(message: str) -> str:
+        """The runtime's own words, without the wrapping every layer adds (containerd, shim, runc)."""
         inner = re.search(r'msg="((?:[^"\\]|\\.)*)"', message)
         text = inner.group(1).replace('\\"', '"') if inner else message
-        return text.strip()[:300]
+        text = re.sub(r"^.*?unable to start container process: (?:error during container init: )?", "", text)
+        text = re.sub(r"mount \S+ \(via [^)]+\), flags: 0x[0-9a-f]+: ", "", text)
+        return text.strip()[:400]
 
     @staticmethod
     def _exec_target(message: str) -> str | None:

@@ -370,11 +370,12 @@ class CreateContainerConfigErrorAnalyzer(Analyzer):
         if similar:
             cause += f"; an existing {kind} is named {similar[0]}"
             facts.append(Fact(f"{kind} {similar[0]} exists in namespace {ns}", f"list {kind} -n {ns}"))
-            for item in refs:
-                fixes.append(
-                    f"kubectl patch {kind_word} {name}{ns_flag(ns)} --type=json -p "
-                    f'\'[{{"op":"replace","path":"{prefix}/{item.path}/name","value":"{similar[0]}"}}]\''
-                )
+            ops = ",".join(
+                f'{{"op":"replace","path":"{prefix}/{item.path}/name","value":"{similar[0]}"}}'
+                for item in refs
+            )
+            if ops:
+                fixes.append(f"kubectl patch {kind_word} {name}{ns_flag(ns)} --type=json -p '[{ops}]'")
         cause += "."
         keys = list(dict.fromkeys(r.key for r in refs if r.key))
         literals = " ".join(f"--from-literal={k}=<value>" for k in keys) or "--from-env-file=<file>"

@@ -190,7 +190,8 @@ class ImagePullBackOffAnalyzer(Analyzer):
                 )
             )
         secrets, secret_facts, secrets_note = self._pull_secrets(view, pod)
-        facts += secret_facts
+        if sub in ("auth", "access-denied", "rate-limit"):
+            facts += secret_facts
 
         container_flag = f"{state.name}="
         set_image = f"kubectl set image {target}{ns_flag(ns)} {container_flag}"
@@ -229,7 +230,10 @@ class ImagePullBackOffAnalyzer(Analyzer):
             )
             fixes.append(f"docker buildx imagetools inspect {image}")
             fixes.append(f"docker buildx build --platform linux/amd64,linux/arm64 -t {image} --push .")
-            if arch:
+            if self._serving_image(view, pod, state.name, None):
+                # The previous ReplicaSet still runs on nodes of the image's architecture.
+                fixes.append(f"kubectl rollout undo {target}{ns_flag(ns)}")
+            elif arch:
                 other = "amd64" if arch == "arm64" else "arm64"
                 fixes.append(
                     f"kubectl patch {target}{ns_flag(ns)} --type=merge -p "
@@ -297,9 +301,10 @@ class ImagePullBackOffAnalyzer(Analyzer):
 
     @staticmethod
     def _serving_image(
-        view: EvidenceView, pod: K8sObject, container: str, image: str
+        view: EvidenceView, pod: K8sObject, container: str, image: str | None
     ) -> tuple[K8sObject, str] | None:
-        """An older ReplicaSet of the same Deployment whose pods run another image of this container."""
+        """An older ReplicaSet of the same Deployment with ready pods, running another image of this
+        container (any image when ``image`` is None)."""
         chain = view.owner_chain(pod)
         if not chain or chain[0].get("kind") != "ReplicaSet":
             return None
@@ -311,7 +316,7 @@ class ImagePullBackOffAnalyzer(Analyzer):
             if not (other.get("status") or {}).get("readyReplicas"):
                 continue
             spec = container_spec(other, container) or {}
-            if spec.get("image") and spec.get("image") != image:
+            if spec.get("image") and (image is None or spec.get("image") != image):
                 return other, str(spec["image"])
         return None
 
@@ -393,11 +398,14 @@ class ImagePullBackOffAnalyzer(Analyzer):
         target = workload_ref(view, pod)
         name = secrets[0] if secrets else f"{registry.split('.')[0].split(':')[0]}-pull"
         kind, _, workload = target.partition("/")
+        # Docker Hub credentials are keyed by its legacy index URL, not by docker.io.
+        server = "https://index.docker.io/v1/" if registry == "docker.io" else registry
         create = (
-            f"kubectl create secret docker-registry {name}{ns_flag(ns)} --docker-server={registry} "
+            f"kubectl create secret docker-registry {name}{ns_flag(ns)} --docker-server={server} "
             f"--docker-username=<user> --docker-password=<token>"
         )
-        fixes = [create + (" --dry-run=client -o yaml | kubectl apply -f -" if secrets else "")]
+        exists = view.obj("Secret", name, ns) is not None
+        fixes = [create + (" --dry-run=client -o yaml | kubectl apply -f -" if exists else "")]
         if not secrets:
             if kind == "pod":
                 fixes.append(
