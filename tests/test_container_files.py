@@ -23,8 +23,10 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from idp.settings import Settings
+from server.schemas import DiagnoseBody, DiagnoseReply
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -428,9 +430,10 @@ def test_ci_workflow_mirrors_ci_run() -> None:
 
 
 class _Diagnose(BaseHTTPRequestHandler):
+    """POST /diagnose as the service answers it: its request and reply models, its auth header."""
+
     key = "test-key"
-    category = "ImagePullBackOff"
-    received: list[dict[str, Any]]
+    received: list[DiagnoseBody]
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -439,14 +442,21 @@ class _Diagnose(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b'{"detail": "invalid API key"}')
             return
-        self.received.append(json.loads(body))
-        answer = {
-            "category": self.category,
-            "root_cause": "tag v9 does not exist in the registry",
-            "confidence": 0.9,
-            "fix_commands": ["kubectl -n payments set image deploy/payments-api app=repo/app:v8"],
-        }
-        data = json.dumps(answer).encode()
+        try:
+            self.received.append(DiagnoseBody.model_validate_json(body))
+        except ValidationError as exc:
+            self.send_response(422)
+            self.end_headers()
+            self.wfile.write(exc.json().encode())
+            return
+        reply = DiagnoseReply(
+            category="ImagePullBackOff",
+            root_cause="tag v9 of repo/app does not exist in the registry",
+            confidence=0.9,
+            summary="payments-api: image tag v9 not found",
+            fix_commands=["kubectl -n payments set image deploy/payments-api app=repo/app:v8"],
+        )
+        data = reply.model_dump_json().encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -475,7 +485,9 @@ def run_diagnose_step(
     step = next(s for s in steps if s.get("name") == "Diagnose the failed deploy")
     assert "secrets.IDP_API_KEY" in step["env"]["IDP_API_KEY"]
     (tmp_path / "deploy-output.txt").write_text(
-        "deployment.apps/payments-api configured\n"
+        "applying manifests\n"
+        * 3000  # longer than the service accepts: the step must trim it
+        + "deployment.apps/payments-api configured\n"
         'Waiting for deployment "payments-api" rollout to finish: 0 of 1 updated replicas are available...\n'
         'error: deployment "payments-api" exceeded its progress deadline\n'
     )
@@ -505,12 +517,16 @@ def test_diagnose_step_fails_the_build_with_the_category(
     url, handler = diagnose_server
     done = run_diagnose_step(tmp_path, url, handler.key)
     assert done.returncode == 1
-    assert "::error title=Deploy failed: ImagePullBackOff::tag v9 does not exist" in done.stdout
-    assert "`ImagePullBackOff`" in (tmp_path / "summary.md").read_text()
+    assert (
+        "::error title=Deploy failed: ImagePullBackOff::payments-api: image tag v9 not found" in done.stdout
+    )
+    summary = (tmp_path / "summary.md").read_text()
+    assert "`ImagePullBackOff`" in summary and "set image deploy/payments-api" in summary
     assert (tmp_path / "output.txt").read_text() == "category=ImagePullBackOff\n"
     [request] = handler.received
-    assert request["namespace"] == "payments"
-    assert "exceeded its progress deadline" in request["error_message"]
+    assert request.namespace == "payments"
+    assert request.error_message is not None
+    assert request.error_message.endswith("exceeded its progress deadline")
 
 
 @needs_curl_jq
