@@ -8,11 +8,13 @@ resource ("missing request for cpu in container X"), the resource metrics API mi
 
 from __future__ import annotations
 
+import difflib
 import re
 
-from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
+from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_log, src_obj
+from graph.analyzers.common import error_lines, similar_names
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
-from graph.k8s import pod_spec
+from graph.k8s import container_states, pod_spec
 from graph.schemas import ReadSpec
 
 _EVENTS = (
@@ -78,24 +80,30 @@ class HPAFailureAnalyzer(Analyzer):
                     ReadSpec(verb="get", kind=kind, namespace=ns, name=name, why="the HPA's scale target")
                 )
         if _METRICS_API.search(text) and not _MISSING_REQUEST.search(text):
-            specs.append(
-                ReadSpec(
-                    verb="get",
-                    kind="Deployment",
-                    namespace="kube-system",
-                    name="metrics-server",
-                    why="the resource metrics API",
-                )
+            server_pods = ReadSpec(
+                verb="list",
+                kind="Pod",
+                namespace="kube-system",
+                label_selector="k8s-app=metrics-server",
+                why="metrics-server pods (they serve metrics.k8s.io)",
             )
-            specs.append(
-                ReadSpec(
-                    verb="list",
-                    kind="Pod",
-                    namespace="kube-system",
-                    label_selector="k8s-app=metrics-server",
-                    why="metrics-server pods",
-                )
-            )
+            if not view.was_read(server_pods.key()):
+                specs.append(server_pods)
+            for pod in _metrics_server_pods(view)[:1]:
+                for state in container_states(pod):
+                    if state.restarts > 0 or not state.ready:
+                        specs.append(
+                            ReadSpec(
+                                verb="logs",
+                                kind="Pod",
+                                namespace="kube-system",
+                                name=name_of(pod),
+                                container=state.name,
+                                previous=state.restarts > 0,
+                                why="why metrics-server is not serving",
+                            )
+                        )
+                        break
         return specs
 
     def analyze(self, view: EvidenceView) -> Finding | None:
@@ -168,35 +176,28 @@ class HPAFailureAnalyzer(Analyzer):
                     f"kubectl set resources {target}{ns_flag(hpa_ns)} -c {name} --requests={resource}={default}"
                 )
         elif _METRICS_API.search(text):
-            server = view.obj("Deployment", "metrics-server", "kube-system")
-            pods = view.objs("Pod", "kube-system")
-            server_pods = [p for p in pods if name_of(p).startswith("metrics-server")]
-            state = "not found"
-            if server is not None:
-                st = server.get("status") or {}
-                state = f"{st.get('availableReplicas') or 0}/{(server.get('spec') or {}).get('replicas', 1)} available"
-                facts.append(
-                    Fact(f"Deployment kube-system/metrics-server: {state}", src_obj(server, "status"))
-                )
-            elif (
-                view.read_status(
-                    ReadSpec(
-                        verb="get", kind="Deployment", namespace="kube-system", name="metrics-server"
-                    ).key()
-                )
-                == "no_data"
-            ):
-                facts.append(
-                    Fact(
-                        "Deployment kube-system/metrics-server does not exist",
-                        "get Deployment kube-system/metrics-server",
-                    )
-                )
+            server_pods = _metrics_server_pods(view)
+            state = "no metrics-server pod found in kube-system"
             for pod in server_pods[:1]:
-                phase = (pod.get("status") or {}).get("phase")
-                facts.append(
-                    Fact(f"metrics-server pod {name_of(pod)} is {phase}", src_obj(pod, "status.phase"))
+                states = [c for c in container_states(pod) if not c.init]
+                waiting = next((c.waiting_reason for c in states if c.waiting_reason), None)
+                restarts = sum(c.restarts for c in states)
+                ready = all(c.ready for c in states)
+                state = (
+                    f"pod {name_of(pod)} is {waiting or (pod.get('status') or {}).get('phase')}"
+                    + (f" with {restarts} restart(s)" if restarts else "")
+                    + ("" if ready else ", not Ready")
                 )
+                facts.append(Fact(f"metrics-server {state}", src_obj(pod, "status.containerStatuses")))
+                for key, log in view.pod_logs(pod).items():
+                    container, _, previous = key.partition("#")
+                    for line in error_lines(log, limit=2):
+                        facts.append(
+                            Fact(
+                                f"log: {line}",
+                                src_log("kube-system", name_of(pod), container, bool(previous)),
+                            )
+                        )
             root_id, cause = (
                 "hpa.metrics-unavailable",
                 f"HPA {hpa_name} cannot read resource metrics for {target}: the resource metrics API (metrics.k8s.io, "
@@ -221,10 +222,20 @@ class HPAFailureAnalyzer(Analyzer):
         elif _SCALE.search(text) or (cond and cond.get("type") == "AbleToScale"):
             root_id, cause = (
                 "hpa.scale-target-missing",
-                f"HPA {hpa_name} cannot get the scale of its target {target}: {text.strip()[:240]}.",
+                f"HPA {hpa_name} cannot get the scale of its target {target}: "
+                f"{_SCALE.search(text).group(0) if _SCALE.search(text) else text.strip()[:240]}.",
             )
+            targeted = {
+                str(((h.get("spec") or {}).get("scaleTargetRef") or {}).get("name"))
+                for h in view.objs("HorizontalPodAutoscaler", hpa_ns)
+            }
+            existing = [name_of(o) for o in view.objs(target_kind, hpa_ns) if name_of(o) not in targeted]
+            for candidate in _renamed(target_name, existing)[:1]:
+                patch = '{"spec":{"scaleTargetRef":{"name":"' + candidate + '"}}}'
+                cause += f" {target_kind} {candidate} exists in the namespace and looks like its new name."
+                fixes.append(f"kubectl patch hpa {hpa_name}{ns_flag(hpa_ns)} -p '{patch}'")
             fixes.append(
-                f"kubectl get deploy,statefulset{ns_flag(hpa_ns)}  # fix scaleTargetRef of HPA {hpa_name}"
+                f"kubectl get deploy,statefulset{ns_flag(hpa_ns)}  # the scaleTargetRef of HPA {hpa_name}"
             )
         else:
             root_id, cause = (
@@ -249,6 +260,26 @@ class HPAFailureAnalyzer(Analyzer):
             ],
             affected=[ref(hpa)],
         )
+
+
+def _renamed(name: str, candidates: list[str]) -> list[str]:
+    """Workloads that may be ``name`` after a rename: a close spelling, or the same first word."""
+    close = similar_names(name, candidates)
+    stem = name.split("-", 1)[0]
+    same_stem = sorted(
+        (c for c in candidates if c not in close and c.split("-", 1)[0] == stem),
+        key=lambda c: -difflib.SequenceMatcher(None, name, c).ratio(),
+    )
+    return close + same_stem
+
+
+def _metrics_server_pods(view: EvidenceView) -> list[K8sObject]:
+    return [
+        p
+        for p in view.objs("Pod", "kube-system")
+        if ((p.get("metadata") or {}).get("labels") or {}).get("k8s-app") == "metrics-server"
+        or name_of(p).startswith("metrics-server-")
+    ]
 
 
 def _containers_without(workload: K8sObject, resource: str) -> list[str]:

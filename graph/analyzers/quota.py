@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
+from graph.analyzers.scheduling import controller_ref
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import format_resource, parse_quantity, pod_spec
 from graph.schemas import ReadSpec
@@ -82,9 +83,10 @@ class QuotaExceededAnalyzer(Analyzer):
         ns = view.namespace or (namespace_of(owner) if owner else None)
         workload = _workload(view, owner, message)
         facts = [Fact(f"rejected: {message.strip()[:400]}", source)]
-        if len(found) > 1:
+        attempts = sum(int(e.get("count") or 1) for e in view.events(ns, reasons=("FailedCreate",)))
+        if attempts > 1:
             facts.append(
-                Fact(f"{len(found)} pod creations were rejected the same way", "events in namespace")
+                Fact(f"{attempts} pod creations were rejected (FailedCreate events)", "events in namespace")
             )
         exceeded = _EXCEEDED.search(message)
         must = _MUST_SPECIFY.search(message)
@@ -106,7 +108,7 @@ class QuotaExceededAnalyzer(Analyzer):
             for container in dict.fromkeys(c for group in containers for c in group.split(",")) or [
                 "<container>"
             ]:
-                flags = _flags_for(resources)
+                flags = _flags_for(resources, _container(template, container))
                 if workload:
                     fixes.append(f"kubectl set resources {workload}{ns_flag(ns)} -c {container} {flags}")
             fixes.append(
@@ -235,9 +237,14 @@ class QuotaExceededAnalyzer(Analyzer):
             )
             fixes = [f"kubectl describe limitrange{(' ' + range_name) if range_name else ''}{ns_flag(ns)}"]
             if workload and container:
-                fixes.append(
-                    f"kubectl set resources {workload}{ns_flag(ns)} -c {container} --{kind}={resource}={allowed}"
-                )
+                command = f"kubectl set resources {workload}{ns_flag(ns)} -c {container} --{kind}={resource}={allowed}"
+                # A limit may not sit below the request: cap the request too when it is larger.
+                request = (
+                    (_container(template, container).get("resources") or {}).get("requests") or {}
+                ).get(resource)
+                if kind == "limits" and (parse_quantity(request) or 0) > (parse_quantity(allowed) or 0):
+                    command += f" --requests={resource}={allowed}"
+                fixes.append(command)
             root_id = f"quota.limitrange-{bound[:3]}"
         else:
             resource, scope, ratio, given = match.group(7), match.group(8), match.group(9), match.group(10)
@@ -312,9 +319,7 @@ def _workload(view: EvidenceView, owner: K8sObject | None, message: str) -> str 
     if owner is None:
         names = view.entities.get("workloads") or []
         return str(names[0]) if names else None
-    chain = [owner, *view.owner_chain(owner)]
-    top = chain[-1]
-    return f"{str(top.get('kind')).lower()}/{name_of(top)}"
+    return controller_ref(view, owner)
 
 
 def _missing_replicas(owner: K8sObject | None) -> int:
@@ -327,10 +332,20 @@ def _missing_replicas(owner: K8sObject | None) -> int:
     return max(int(desired) - int(status.get("replicas") or 0), 1)
 
 
-def _flags_for(resources: list[str]) -> str:
-    defaults = {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "1Gi"}
+def _container(template: K8sObject | None, name: str) -> dict[str, Any]:
+    for c in (pod_spec(template).get("containers") or []) if template else []:
+        if c.get("name") == name:
+            return dict(c)
+    return {}
+
+
+def _flags_for(resources: list[str], container: dict[str, Any]) -> str:
+    """kubectl flags that add the missing resources: limits no lower than the container's requests."""
+    defaults = {"cpu": "500m", "memory": "512Mi", "ephemeral-storage": "1Gi"}
+    requests = (container.get("resources") or {}).get("requests") or {}
     grouped: dict[str, list[str]] = {}
     for res in dict.fromkeys(resources):
         kind, base = res.split(".", 1)
-        grouped.setdefault(kind, []).append(f"{base}={defaults.get(base, '<value>')}")
+        value = requests.get(base) or defaults.get(base, "<value>")
+        grouped.setdefault(kind, []).append(f"{base}={value}")
     return " ".join(f"--{kind}={','.join(values)}" for kind, values in grouped.items())
