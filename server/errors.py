@@ -8,6 +8,7 @@
     ├── ThreadError
     │   ├── NoDiagnosisInThread  409  "thread has no diagnosis yet"
     │   └── ThreadStoreError     503  "thread store unavailable"
+    ├── RunbookNotFound          404  "runbook not found"
     └── BadRequest               400  (detail given by the raiser, naming the field)
 
 The ``detail`` strings are short and stable: clients and tests match on them.
@@ -58,6 +59,11 @@ class NoDiagnosisInThread(ThreadError):
 class ThreadStoreError(ThreadError):
     status_code = 503
     detail = "thread store unavailable"
+
+
+class RunbookNotFound(ServiceError):
+    status_code = 404
+    detail = "runbook not found"
 
 
 class BadRequest(ServiceError):

@@ -96,6 +96,20 @@ class SuggestRunbookReply(BaseModel):
     runbooks: list[RunbookSuggestion]
 
 
+class RunbookSection(BaseModel):
+    heading: str
+    text: str
+
+
+class RunbookDocument(BaseModel):
+    """A runbook, as the chat page's runbook links show it."""
+
+    id: str
+    title: str
+    categories: list[str]
+    sections: list[RunbookSection]
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
 
