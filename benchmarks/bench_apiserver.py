@@ -4,7 +4,9 @@ Run: ``.venv/bin/python benchmarks/bench_apiserver.py [--pods 10000] [--namespac
 
 It writes a generated snapshot to a temp folder, serves it with ``FakeApiServer``, and reads
 it through ``LiveReader`` (the official client over loopback HTTP): a pod by name, the pods
-of one namespace, a label-selected list, and the paginated all-namespaces list.
+of one namespace, a label-selected list, and the paginated all-namespaces list. Then the same
+requests as raw HTTP, to separate the stand-in's cost from the client's JSON decoding (client
+and server share this process and its GIL, so the first figures are a floor).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from tools.fake_apiserver import FakeApiServer, write_kubeconfig
 from tools.live import LiveReader
@@ -152,6 +156,25 @@ def main() -> None:
             print(f"{f'  = pages of 500 ({pages_per_list} per list)':<58} {rate * pages_per_list:9.1f} /s")
             print(f"{'  = pods delivered':<58} {rate * args.pods:9.0f} /s")
             reader.close()
+
+            # The same requests without the client's JSON decoding: what the stand-in alone can serve.
+            print("\nraw HTTP (httpx, bodies not parsed): the stand-in's own capacity")
+            http = httpx.Client(base_url=server.url)
+
+            def raw_get(i: int) -> None:
+                ns, name = names[(i * 7919) % len(names)]
+                http.get(f"/api/v1/namespaces/{ns}/pods/{name}").raise_for_status()
+
+            def raw_list_ns(i: int) -> None:
+                http.get(f"/api/v1/namespaces/team-{i % args.namespaces:03d}/pods").raise_for_status()
+
+            def raw_page(i: int) -> None:
+                http.get("/api/v1/pods", params={"limit": 500}).raise_for_status()
+
+            measure("get pod by name", raw_get, args.seconds)
+            measure(f"list pods in a namespace ({per_ns} pods)", raw_list_ns, args.seconds)
+            measure("first page of 500, all namespaces", raw_page, args.seconds)
+            http.close()
 
 
 if __name__ == "__main__":
