@@ -37,6 +37,11 @@ _OBJECT = re.compile(
     r"(?P<plural>[a-z]+)(?:\.(?P<group>[a-z0-9.]+))? \\?\"(?P<name>[a-z0-9][-a-z0-9.]*)\\?\" is forbidden"
 )
 _FILE = re.compile(r"error when (?:creating|applying|replacing|patching) \\?\"(?P<file>[^\"\\]+)\\?\"")
+_KYVERNO_RESOURCE = re.compile(
+    r"(?:resource|policy) (?P<kind>[A-Z]\w+)/(?:(?P<ns>[a-z0-9-]+)/)?(?P<name>[a-z0-9][-a-z0-9.]*) "
+    r"(?:was blocked|for resource violation)"
+)
+_IMAGE_RULE = re.compile(r"image tag|latest|/image/?\b|image registr|allowed repos|repositor", re.I)
 _LABELS_SET = re.compile(r"labels?:?\s*\{(?P<labels>[^}]*)\}")
 _LABEL_REQUIRED = re.compile(
     r"label[s]?\s+[`'\"]?(?P<label>[\w./-]+)[`'\"]?\s+(?:is\s+)?(?:required|must be (?:set|provided|present))",
@@ -78,8 +83,14 @@ class Denial:
 def _object_of(text: str) -> tuple[str | None, str | None, str | None]:
     match = _OBJECT.search(text)
     file_match = _FILE.search(text)
-    kind = _PLURAL_KIND.get(match.group("plural")) if match else None
-    return kind, match.group("name") if match else None, file_match.group("file") if file_match else None
+    file = file_match.group("file") if file_match else None
+    if match:
+        return _PLURAL_KIND.get(match.group("plural")), match.group("name"), file
+    # Kyverno names the resource as Kind/namespace/name.
+    kyverno = _KYVERNO_RESOURCE.search(text)
+    if kyverno:
+        return kyverno.group("kind"), kyverno.group("name"), file
+    return None, None, file
 
 
 def parse_denials(text: str) -> list[Denial]:
@@ -123,17 +134,17 @@ def parse_denials(text: str) -> list[Denial]:
         elif "kyverno" in hook:
             policy = _KYVERNO_POLICY.search(rest)
             rule = _KYVERNO_RULE.search(rest, policy.end()) if policy else None
+            message = rest.strip().splitlines()[0] if rest.strip() else ""
+            if rule:
+                # A long rule message may be wrapped onto indented continuation lines.
+                tail = rest[rule.end() :].split("\n\n", 1)[0]
+                more = [ln.strip() for ln in tail.splitlines() if ln.startswith("    ")]
+                message = " ".join([rule.group("message"), *more]).strip().strip("'")
             found.append(
                 Denial(
                     "kyverno",
                     policy.group("policy") if policy else hook,
-                    (
-                        rule.group("message")
-                        if rule
-                        else rest.strip().splitlines()[0]
-                        if rest.strip()
-                        else ""
-                    ).strip(),
+                    message.replace("''", "'"),
                     webhook=hook,
                     rule=rule.group("rule") if rule else "",
                 )
@@ -294,7 +305,7 @@ class AdmissionDeniedAnalyzer(Analyzer):
         fixes: list[str] = []
         score = 0.95
         cause_id = f"admission.{denial.controller}"
-        subject = self._subject(denial, target)
+        subject = self._subject(denial, target, view)
 
         if denial.controller == "gatekeeper":
             template = self._template_for(view, denial)
@@ -324,9 +335,9 @@ class AdmissionDeniedAnalyzer(Analyzer):
                 + (f" (rule {denial.rule})" if denial.rule else "")
                 + f": {denial.message}"
             )
-            fixes += self._label_fixes(denial, target, ns)
+            fixes += self._label_fixes(denial, target, ns) + self._image_fixes(denial, target, ns)
             fixes.append(
-                f"kubectl get clusterpolicy,policy -A --field-selector metadata.name={denial.policy} -o yaml"
+                f"kubectl get clusterpolicy {denial.policy} -o yaml  # or: kubectl get policy {denial.policy} -n {ns}"
             )
         elif denial.controller == "pod-security":
             namespace = view.obj("Namespace", ns) if ns else None
@@ -340,8 +351,8 @@ class AdmissionDeniedAnalyzer(Analyzer):
                     )
                 )
             cause = (
-                f'{subject} violates the Pod Security "{denial.policy}" standard enforced on namespace {ns}: '
-                + "; ".join(denial.items)
+                f"{subject} is rejected by Pod Security admission: the pod spec violates the "
+                f'"{denial.policy}" standard enforced on namespace {ns}: ' + "; ".join(denial.items)
             )
             patch = _pss_patch(denial.items)
             workload = self._workload_ref(view, target, origin)
@@ -381,6 +392,8 @@ class AdmissionDeniedAnalyzer(Analyzer):
             fixes.append(
                 "kubectl get validatingwebhookconfigurations -o wide  # the webhook's owner and its rules"
             )
+        if denial.controller in ("gatekeeper", "validating-admission-policy", "webhook"):
+            fixes[:0] = self._image_fixes(denial, target, ns)
         if denial.file:
             fixes.append(f"kubectl apply --dry-run=server -f {denial.file}  # re-check the fixed manifest")
         return Finding(
@@ -439,18 +452,36 @@ class AdmissionDeniedAnalyzer(Analyzer):
         return f"{str(top.get('kind')).lower()}/{name_of(top)}"
 
     @staticmethod
-    def _subject(denial: Denial, target: K8sObject | None) -> str:
+    def _subject(denial: Denial, target: K8sObject | None, view: EvidenceView | None = None) -> str:
         if target is not None:
-            return f"{target.get('kind')} {name_of(target)}" + (
-                " (its pods)"
-                if target.get("kind") in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job")
-                else ""
-            )
+            if target.get("kind") in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job"):
+                workload = view.workload_of(target) if view is not None else None
+                if workload and workload[0] != target.get("kind"):
+                    return f"The pods of {workload[0]} {workload[1]} (created by {target.get('kind')} {name_of(target)})"
+                return f"The pods of {target.get('kind')} {name_of(target)}"
+            return f"{target.get('kind')} {name_of(target)}"
         if denial.object_kind and denial.object_name:
             return f"{denial.object_kind} {denial.object_name}"
         if denial.file:
             return f"The object in {denial.file}"
         return "The object"
+
+    @staticmethod
+    def _image_fixes(denial: Denial, target: K8sObject | None, ns: str | None) -> list[str]:
+        """A policy on image tags or registries is met by pinning an allowed, immutable image."""
+        if not _IMAGE_RULE.search(denial.message):
+            return []
+        image = "<allowed-registry>/<image>:<immutable tag or @sha256 digest>"
+        if denial.file:
+            return [
+                f"kubectl set image --local -f {denial.file} '*={image}' -o yaml  # then commit the pinned image"
+            ]
+        if target is not None:
+            flag = f" -n {ns}" if ns else ""
+            return [
+                f"kubectl set image {str(target.get('kind')).lower()}/{name_of(target)} '*={image}'{flag}"
+            ]
+        return []
 
     def _label_fixes(self, denial: Denial, target: K8sObject | None, ns: str | None) -> list[str]:
         labels = required_labels(denial.message)

@@ -34,6 +34,7 @@ _HOST = re.compile(r"\b((?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,})\b", re.
 _URL_HOST = re.compile(r"https://([\w.-]+)")
 _WEBHOOK = re.compile(r"failed calling webhook \\?\"(?P<webhook>[^\"\\]+)\\?\"")
 _PULL = re.compile(r"pull|manifest|registry|v2/", re.IGNORECASE)
+_SECRET_NOT_FOUND = re.compile(r"secrets? \\?\"(?P<name>[a-z0-9][-a-z0-9.]*)\\?\" not found")
 _INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 
@@ -268,6 +269,7 @@ class CertificateErrorAnalyzer(Analyzer):
                 f"{cond.get('message', '')}), so no CertificateRequest can be signed.",
                 facts,
                 [
+                    *self._issuer_secret_fix(issuer, issuer_kind, ns, str(cond.get("message", ""))),
                     f"kubectl describe {issuer_kind.lower()} {issuer_name}"
                     + (f" -n {ns}" if issuer_kind == "Issuer" else ""),
                     renew,
@@ -403,6 +405,19 @@ class CertificateErrorAnalyzer(Analyzer):
             ],
             [cert, challenge],
         )
+
+    @staticmethod
+    def _issuer_secret_fix(issuer: K8sObject, kind: str, ns: str | None, message: str) -> list[str]:
+        """A CA issuer whose key pair Secret is gone: recreate it from the CA (never read it here)."""
+        missing = _SECRET_NOT_FOUND.search(message)
+        if not missing:
+            return []
+        # A ClusterIssuer reads its Secret from cert-manager's cluster resource namespace.
+        where = ns if kind == "Issuer" else "cert-manager"
+        return [
+            f"kubectl create secret tls {missing.group('name')} -n {where} --cert=<ca.crt> --key=<ca.key>"
+            "  # restore the CA key pair from its backup / vault"
+        ]
 
     @staticmethod
     def _solver_fixes(
@@ -550,8 +565,8 @@ class CertificateErrorAnalyzer(Analyzer):
             )
             if service.get("name"):
                 fixes.append(
-                    f"kubectl -n {service.get('namespace')} rollout restart deployment/{service.get('name')}"
-                    "  # if the webhook server still serves an old certificate"
+                    f"kubectl -n {service.get('namespace')} get endpoints {service.get('name')}"
+                    "  # the pods serving the webhook: restart their workload once the CA and certificate match"
                 )
         cause = (
             f"The API server cannot call admission webhook {webhook}{detail}: TLS verification of the webhook's "

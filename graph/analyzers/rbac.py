@@ -121,8 +121,23 @@ def _denials(view: EvidenceView) -> list[tuple[Denial, str]]:
         for key, text in view.pod_logs(pod).items():
             container, _, previous = key.partition("#")
             source = src_log(namespace_of(pod) or "", name_of(pod), container, bool(previous))
-            found += [(d, source) for d in parse_denials(text)[-1:]]
+            # A controller repeats the same denial; keep one per namespace it is denied in.
+            unique = {
+                (d.user, d.verb, d.resource, d.group, d.namespace): d for d in reversed(parse_denials(text))
+            }
+            found += [(d, source) for d in list(unique.values())[::-1][:3]]
     return found
+
+
+def _namespaces(found: list[tuple[Denial, str]], denial: Denial) -> list[str]:
+    """Every namespace the same request (user, verb, resource) is denied in, first seen first."""
+    same = [
+        d.namespace
+        for d, _ in found
+        if (d.user, d.verb, d.resource, d.group) == (denial.user, denial.verb, denial.resource, denial.group)
+        and d.namespace
+    ]
+    return list(dict.fromkeys(same))[:3]
 
 
 def _role_name(denial: Denial) -> str:
@@ -134,7 +149,14 @@ def _role_name(denial: Denial) -> str:
 
 def _verbs_needed(denial: Denial) -> str:
     # Updating or patching an object goes through a get first in kubectl and in most controllers.
-    companions = {"patch": ["get", "patch"], "update": ["get", "update"], "delete": ["get", "delete"]}
+    companions = {
+        "patch": ["get", "patch"],
+        "update": ["get", "update"],
+        "delete": ["get", "delete"],
+        # Informers list then watch; a reader that may list may as well get.
+        "list": ["get", "list", "watch"],
+        "watch": ["get", "list", "watch"],
+    }
     return ",".join(companions.get(denial.verb, [denial.verb]))
 
 
@@ -146,24 +168,25 @@ class RBACForbiddenAnalyzer(Analyzer):
         if not found:
             return []
         denial = found[0][0]
+        namespaces = _namespaces(found, denial)
         specs: list[ReadSpec] = []
         why = f"bindings that name {denial.user}"
-        if denial.namespace:
-            specs.append(ReadSpec(verb="list", kind="RoleBinding", namespace=denial.namespace, why=why))
+        for ns in namespaces:
+            specs.append(ReadSpec(verb="list", kind="RoleBinding", namespace=ns, why=why))
         specs.append(ReadSpec(verb="list", kind="ClusterRoleBinding", why=why))
-        for binding in self._bindings(view, denial):
+        for binding in self._bindings(view, denial, namespaces):
             role = binding.get("roleRef") or {}
             kind, name = str(role.get("kind")), str(role.get("name"))
-            ns = namespace_of(binding) if kind == "Role" else None
+            role_ns = namespace_of(binding) if kind == "Role" else None
             specs.append(
-                ReadSpec(verb="get", kind=kind, namespace=ns, name=name, why="the role a binding grants")
+                ReadSpec(verb="get", kind=kind, namespace=role_ns, name=name, why="the role a binding grants")
             )
         return [s for s in specs if not view.was_read(s.key())]
 
     @staticmethod
-    def _bindings(view: EvidenceView, denial: Denial) -> list[K8sObject]:
+    def _bindings(view: EvidenceView, denial: Denial, namespaces: list[str]) -> list[K8sObject]:
         found = []
-        candidates = (view.objs("RoleBinding", denial.namespace) if denial.namespace else []) + view.objs(
+        candidates = [b for ns in namespaces for b in view.objs("RoleBinding", ns)] + view.objs(
             "ClusterRoleBinding"
         )
         for binding in candidates:
@@ -176,10 +199,16 @@ class RBACForbiddenAnalyzer(Analyzer):
         if not found:
             return None
         denial, source = found[0]
+        namespaces = _namespaces(found, denial)
         sa = denial.service_account
         subject = f"service account {sa[0]}/{sa[1]}" if sa else f"user {denial.user}"
         facts = [Fact(denial.line, source)]
-        bindings = self._bindings(view, denial)
+        facts += [
+            Fact(d.line, src)
+            for d, src in found[1:]
+            if d.namespace in namespaces and d.namespace != denial.namespace
+        ][: len(namespaces) - 1]
+        bindings = self._bindings(view, denial, namespaces)
         bound: list[str] = []
         granted: list[str] = []
         for binding in bindings:
@@ -213,14 +242,18 @@ class RBACForbiddenAnalyzer(Analyzer):
                 )
             )
 
-        ns = denial.namespace
-        what = f"{denial.verb} {denial.resource_ref} {denial.scope}"
+        if len(namespaces) > 1:
+            scope = "in namespaces " + ", ".join(f'"{n}"' for n in namespaces)
+        else:
+            scope = denial.scope
+        what = f"{denial.verb} {denial.resource_ref} {scope}"
         bindings_read = view.was_read(ReadSpec(verb="list", kind="ClusterRoleBinding").key())
         if bound:
             via = ", ".join(dict.fromkeys(bound))
             cause = (
                 f"{subject.capitalize()} is forbidden to {what}: it is bound only to {via}, "
-                f"which does not grant the verb {denial.verb} on {denial.resource_ref}"
+                f"{'which do' if len(set(bound)) > 1 else 'which does'} not grant the verb {denial.verb} "
+                f"on {denial.resource_ref}"
             )
             if granted:
                 cause = (
@@ -230,7 +263,7 @@ class RBACForbiddenAnalyzer(Analyzer):
         elif bindings_read:
             cause = (
                 f"{subject.capitalize()} is forbidden to {what}: no RoleBinding"
-                + (f" in {ns}" if ns else "")
+                + (f" in {', '.join(namespaces)}" if namespaces else "")
                 + " or ClusterRoleBinding names it, so it has no permissions there"
             )
         else:
@@ -243,12 +276,12 @@ class RBACForbiddenAnalyzer(Analyzer):
         verbs = _verbs_needed(denial)
         fixes: list[str] = []
         subject_flag = f"--serviceaccount={sa[0]}:{sa[1]}" if sa else f"--user={denial.user}"
-        if ns:
+        for ns in namespaces:
             fixes += [
                 f"kubectl create role {new_role} --verb={verbs} --resource={denial.resource_ref} -n {ns}",
                 f"kubectl create rolebinding {new_role} --role={new_role} {subject_flag} -n {ns}",
             ]
-        else:
+        if not namespaces:
             fixes += [
                 f"kubectl create clusterrole {new_role} --verb={verbs} --resource={denial.resource_ref}",
                 f"kubectl create clusterrolebinding {new_role} --clusterrole={new_role} {subject_flag}",
@@ -256,7 +289,7 @@ class RBACForbiddenAnalyzer(Analyzer):
         as_user = f"system:serviceaccount:{sa[0]}:{sa[1]}" if sa else denial.user
         fixes.append(
             f"kubectl auth can-i {denial.verb} {denial.resource_ref}"
-            + (f" -n {ns}" if ns else "")
+            + (f" -n {namespaces[0]}" if namespaces else "")
             + f" --as={as_user}"
         )
         missing = [] if bindings_read else ["the RoleBindings/ClusterRoleBindings of the subject"]

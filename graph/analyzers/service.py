@@ -23,7 +23,7 @@ from graph.k8s import label_selector_matches, pod_condition, selector_matches
 from graph.schemas import ReadSpec
 
 _HOST = re.compile(r"\b((?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,})\b", re.I)
-_SVC_DNS = re.compile(r"\b([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.svc\b")
+_SVC_DNS = re.compile(r"\b([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.svc(?![\w-])")
 _TIMEOUT = re.compile(r"\b504\b|timed? ?out|i/o timeout|gateway timeout|deadline exceeded", re.I)
 _REFUSED = re.compile(r"\b502\b|connection refused|bad gateway|connect\(\) failed \(111", re.I)
 
