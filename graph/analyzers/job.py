@@ -8,12 +8,14 @@ a failed Job in the namespace, or as the newest Job of a named CronJob.
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_log, src_obj
 from graph.analyzers.common import error_lines
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
-from graph.k8s import container_states
+from graph.k8s import container_states, pod_spec
 from graph.schemas import ReadSpec
 
 _FAILED_REASONS = ("BackoffLimitExceeded", "DeadlineExceeded", "PodFailurePolicy", "MaxFailedIndexesExceeded")
@@ -23,7 +25,59 @@ _PERMISSION = re.compile(
     r"does not have ([\w.]+) access|403\b)",
     re.IGNORECASE,
 )
+_PASSWORD = re.compile(
+    r"password authentication failed for user \"?[\w.-]+\"?|Access denied for user '[^']+'|"
+    r"Login failed for user '[^']+'|authentication failed",
+    re.IGNORECASE,
+)
 _JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
+
+
+def _secret_refs(pod: K8sObject) -> list[str]:
+    """Secrets the pod's containers read credentials from (names only; Secret data is never read)."""
+    names = []
+    for container in pod_spec(pod).get("containers") or []:
+        for env in container.get("env") or []:
+            ref = ((env.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+            if ref:
+                names.append(str(ref))
+        for source in container.get("envFrom") or []:
+            ref = (source.get("secretRef") or {}).get("name")
+            if ref:
+                names.append(str(ref))
+    return list(dict.fromkeys(names))
+
+
+def _seconds(start: str, end: str) -> int | None:
+    try:
+        return int(
+            (
+                datetime.fromisoformat(end.replace("Z", "+00:00"))
+                - datetime.fromisoformat(start.replace("Z", "+00:00"))
+            ).total_seconds()
+        )
+    except ValueError:
+        return None
+
+
+def _history(view: EvidenceView, job: K8sObject, cron: str) -> list[Fact]:
+    """How the CronJob's other runs went: failures in a row, and how long the last success took."""
+    runs = sorted(
+        (j for j in view.objs("Job", namespace_of(job)) if _cronjob_of(j) == cron),
+        key=_creation,
+        reverse=True,
+    )
+    if len(runs) < 2:
+        return []
+    failed = [name_of(j) for j in runs if _failed_condition(j)]
+    text = f"{len(failed)} of the last {len(runs)} runs of CronJob {cron} failed"
+    done = next((j for j in runs if (j.get("status") or {}).get("completionTime")), None)
+    if done is not None:
+        status = done.get("status") or {}
+        took = _seconds(str(status.get("startTime")), str(status.get("completionTime")))
+        if took is not None:
+            text += f"; the last successful run {name_of(done)} took {took // 60}m{took % 60:02d}s"
+    return [Fact(text, f"Jobs of CronJob {namespace_of(job)}/{cron}")]
 
 
 def _failed_condition(job: K8sObject) -> K8sObject | None:
@@ -213,6 +267,8 @@ class JobFailedAnalyzer(Analyzer):
         )
         why, log_facts, detail = self._attempts(view, failed_pods)
         facts += log_facts
+        if cron:
+            facts += _history(view, job, cron)
         if reason == "DeadlineExceeded":
             limit = f"its activeDeadlineSeconds ({spec.get('activeDeadlineSeconds')}s)"
             root = f"Job {job_name} failed with DeadlineExceeded: it ran longer than {limit}, so the job controller killed its pods"
@@ -253,7 +309,9 @@ class JobFailedAnalyzer(Analyzer):
         facts: list[Fact] = []
         detail: dict[str, str] = {}
         why = ""
-        for pod in pods[:3]:
+        # Attempts whose log was read say the most; among them the newest first.
+        ordered = sorted(pods, key=lambda p: not view.pod_logs(p))
+        for pod in ordered[:3]:
             ns, pod_name = namespace_of(pod) or "", name_of(pod)
             for state in container_states(pod):
                 reason = state.terminated_reason or state.last_reason
@@ -304,10 +362,14 @@ class JobFailedAnalyzer(Analyzer):
             return [aws.group(0).strip()[:300]]
         lines = error_lines(text)
         permission = _PERMISSION.search(text)
-        if permission:
+        password = _PASSWORD.search(text)
+        if password:
+            detail.update(kind="password", text=f"an authentication error ({password.group(0)})")
+        elif permission:
             detail.update(kind="permission-denied", text=f"a permission error ({permission.group(0)})")
         elif lines:
-            detail.setdefault("text", f'"{lines[-1][:160]}"')
+            last = lines[-1]
+            detail.setdefault("text", f'"{last if len(last) <= 160 else "..." + last[-157:]}"')
         return lines
 
     @staticmethod
@@ -324,6 +386,20 @@ class JobFailedAnalyzer(Analyzer):
         if pods:
             fixes[0] = f"kubectl logs {name_of(pods[0])}{ns_flag(ns)}"
         operation = detail.get("operation")
+        if operation and not detail.get("bucket") and pods:
+            spec_text = json.dumps(pod_spec(pods[0]).get("containers") or [])
+            dest = re.search(r"s3://([\w.-]+)/?([\w./-]*)", spec_text)
+            if dest:
+                detail.update(bucket=dest.group(1), prefix=dest.group(2))
+        if detail.get("kind") == "password" and pods:
+            for secret in _secret_refs(pods[0]):
+                fixes.append(
+                    f"kubectl describe secret {secret}{ns_flag(ns)}  # compare with the password the database "
+                    "currently expects (rotated?) and update the secret"
+                )
+        release = ((job.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/instance")
+        if ((job.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook") and release:
+            fixes.append(f"helm upgrade {release} <chart>{ns_flag(ns)}  # re-runs the hook job after the fix")
         if operation:
             sa_name = (pods[0].get("spec") or {}).get("serviceAccountName") if pods else None
             sa = view.obj("ServiceAccount", str(sa_name), ns) if sa_name else None

@@ -289,7 +289,7 @@ class RolloutStuckAnalyzer(Analyzer):
                 f"{len(old)} pod(s) still run the old revision {current} instead of {update}."
             )
             fixes = [
-                f"kubectl delete pod {name_of(p)}{ns_flag(ns)}  # recreated at revision {update}"
+                f"kubectl delete pod {name_of(p)}{ns_flag(ns)}  # recreated at revision {update}; wait for Ready before the next"
                 for p in old[-1::-1][:3]
             ]
         elif failing_old:
