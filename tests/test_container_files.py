@@ -12,9 +12,12 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -211,6 +214,68 @@ def test_index_built_like_the_image_is_reused_after_seeding(tmp_path: Path) -> N
     assert started.returncode == 0, started.stderr
     assert f"at {tmp_path / 'data'}" in started.stdout
     assert "reused the persisted index" in started.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_image_command_starts_healthy_on_the_seeded_index(tmp_path: Path) -> None:
+    """ENTRYPOINT + CMD + ENV as the image runs them (demo cluster, no model), on a free port.
+
+    Builds the seed with the builder's index step, starts the service through the entrypoint,
+    then runs the HEALTHCHECK command and asks /ready, which needs the runbook index loaded.
+    """
+    bin_dir = Path(sys.executable).parent
+    seed = tmp_path / "seed"
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path), "IDP_DATA_DIR": str(seed)}
+    subprocess.run(["idp", "runbooks", "index"], env=env, check=True, capture_output=True, timeout=120)
+
+    port = free_port()
+    image_env = runtime_env()
+    env.update(
+        IDP_DATA_DIR=str(tmp_path / "data"),
+        HOME=str(tmp_path / "tmp"),
+        TMPDIR=str(tmp_path / "tmp"),
+        IDP_CLUSTER_SOURCE="demo",
+        LOG_LEVEL="INFO",
+        PYTHONDONTWRITEBYTECODE=image_env["PYTHONDONTWRITEBYTECODE"],
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "tmp").mkdir()
+    entrypoint = last(runtime(), "ENTRYPOINT").exec_form()
+    script = entrypoint[2].replace("/opt/idp/seed", str(seed))
+    command = [p if p != "8000" else str(port) for p in last(runtime(), "CMD").exec_form()]
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        ["/bin/sh", "-c", script, *entrypoint[3:], *command], env=env, stdout=log, stderr=log
+    )
+    try:
+        health = last(runtime(), "HEALTHCHECK").args
+        probe = json.loads(health[health.index("CMD") + 3 :].strip())[2].replace(
+            "127.0.0.1:8000", f"127.0.0.1:{port}"
+        )
+        healthy = False
+        for _ in range(240):  # up to 60 s: a cold import of the graph takes several seconds
+            if process.poll() is not None:
+                break
+            if subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=10).returncode == 0:
+                healthy = True
+                break
+            time.sleep(0.25)
+        output = (tmp_path / "serve.log").read_text()
+        assert healthy, output[-3000:]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=10) as response:
+            ready = json.load(response)
+        assert ready["ready"] is True and ready["checks"]["runbook_index"] == "ok", ready
+        assert "loaded from cache" in (tmp_path / "serve.log").read_text(), "the seeded index was rebuilt"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
 
 
 class _Status(BaseHTTPRequestHandler):

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from regopy import Interpreter
 
-from idp.settings import Settings
+from idp.settings import ClusterSource, Settings
 from tools.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,6 +278,17 @@ def test_every_env_name_is_a_setting(overlay: str) -> None:
     names |= {item["secretKey"] for item in one(docs, "ExternalSecret")["spec"]["data"]}
     names |= {e["name"] for e in container(docs)["env"]} - PROCESS_ENV
     assert names - settings_env_names() == set()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_config_values_are_accepted_by_settings(overlay: str) -> None:
+    """The ConfigMap as the process will read it: pydantic must accept every value."""
+    data = one(render_overlay(overlay), "ConfigMap")["data"]
+    settings = Settings.model_validate(data)
+    assert settings.resolved_cluster_source() is ClusterSource.IN_CLUSTER
+    assert str(settings.data_dir) in {
+        m["mountPath"] for m in container(render_overlay(overlay))["volumeMounts"]
+    }
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
