@@ -13,12 +13,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from langchain_core.runnables import RunnableConfig
 
 from evals.cases import Case
 from evals.scoring import missing_mentions, score
 from graph.builder import RECURSION_LIMIT, graph
 from graph.context import Context, Deps
+from graph.state import InputState
 from tools.reader import ClusterReader
 from tools.snapshot import SnapshotReader
 
@@ -75,10 +78,13 @@ def run_case(case: Case, base: Deps, reader_for: ReaderFactory = snapshot_reader
     with reader_for(case) as reader:
         deps = Deps(reader=reader, runbooks=base.runbooks, model=base.model, settings=base.settings)
         start = time.perf_counter()
+        config: RunnableConfig = {
+            "recursion_limit": RECURSION_LIMIT,
+            "run_name": "diagnose",
+            "metadata": {"case_id": case.id},
+        }
         out = graph.invoke(
-            dict(case.input),
-            {"recursion_limit": RECURSION_LIMIT, "run_name": "diagnose", "metadata": {"case_id": case.id}},
-            context=Context(deps=deps, case_id=case.id),
+            cast(InputState, dict(case.input)), config, context=Context(deps=deps, case_id=case.id)
         )
         elapsed = (time.perf_counter() - start) * 1000
     diagnosis = out["diagnosis"]

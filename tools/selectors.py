@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -22,7 +23,9 @@ class SelectorError(ValueError):
 
 def _split_requirements(selector: str) -> list[str]:
     """Split on commas that are not inside a set expression's parentheses."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in selector:
         if ch == "(":
             depth += 1
@@ -37,6 +40,30 @@ def _split_requirements(selector: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def _label_in(key: str, values: frozenset[str], labels: Mapping[str, str]) -> bool:
+    return labels.get(key) in values
+
+
+def _label_not_in(key: str, values: frozenset[str], labels: Mapping[str, str]) -> bool:
+    return labels.get(key) not in values
+
+
+def _label_eq(key: str, value: str, labels: Mapping[str, str]) -> bool:
+    return labels.get(key) == value
+
+
+def _label_ne(key: str, value: str, labels: Mapping[str, str]) -> bool:
+    return labels.get(key) != value
+
+
+def _label_exists(key: str, labels: Mapping[str, str]) -> bool:
+    return key in labels
+
+
+def _label_absent(key: str, labels: Mapping[str, str]) -> bool:
+    return key not in labels
+
+
 def parse_label_selector(selector: str | None) -> Callable[[Mapping[str, str]], bool]:
     """A predicate over a label map, for ``a=b,c!=d,e in (f,g),h notin (i),j,!k``."""
     if not selector:
@@ -46,22 +73,18 @@ def parse_label_selector(selector: str | None) -> Callable[[Mapping[str, str]], 
         set_match = _SET_EXPR.match(req)
         if set_match:
             key, op, values_raw = set_match.groups()
-            values = {v.strip() for v in values_raw.split(",") if v.strip()}
-            if op == "in":
-                checks.append(lambda lb, k=key, vs=values: lb.get(k) in vs)
-            else:
-                checks.append(lambda lb, k=key, vs=values: lb.get(k) not in vs)
+            values = frozenset(v.strip() for v in values_raw.split(",") if v.strip())
+            checks.append(partial(_label_in if op == "in" else _label_not_in, key, values))
         elif "!=" in req:
             key, value = (s.strip() for s in req.split("!=", 1))
-            checks.append(lambda lb, k=key, v=value: lb.get(k) != v)
-        elif "==" in req or "=" in req:
+            checks.append(partial(_label_ne, key, value))
+        elif "=" in req:
             key, value = (s.strip() for s in re.split("==|=", req, maxsplit=1))
-            checks.append(lambda lb, k=key, v=value: lb.get(k) == v)
+            checks.append(partial(_label_eq, key, value))
         elif req.startswith("!"):
-            key = req[1:].strip()
-            checks.append(lambda lb, k=key: k not in lb)
+            checks.append(partial(_label_absent, req[1:].strip()))
         elif re.fullmatch(r"[A-Za-z0-9_./-]+", req):
-            checks.append(lambda lb, k=req: k in lb)
+            checks.append(partial(_label_exists, req))
         else:
             raise SelectorError(f"unable to parse requirement: {req!r}")
     return lambda labels: all(check(labels) for check in checks)
@@ -78,6 +101,14 @@ def _field_value(obj: Mapping[str, Any], path: str) -> str:
     return str(node)
 
 
+def _field_eq(path: str, value: str, obj: Mapping[str, Any]) -> bool:
+    return _field_value(obj, path) == value
+
+
+def _field_ne(path: str, value: str, obj: Mapping[str, Any]) -> bool:
+    return _field_value(obj, path) != value
+
+
 def parse_field_selector(selector: str | None) -> Predicate:
     """A predicate over a whole object, for ``metadata.name=x,status.phase!=Running``."""
     if not selector:
@@ -86,10 +117,10 @@ def parse_field_selector(selector: str | None) -> Predicate:
     for req in _split_requirements(selector):
         if "!=" in req:
             path, value = (s.strip() for s in req.split("!=", 1))
-            checks.append(lambda o, p=path, v=value: _field_value(o, p) != v)
+            checks.append(partial(_field_ne, path, value))
         elif "=" in req:
             path, value = (s.strip() for s in re.split("==|=", req, maxsplit=1))
-            checks.append(lambda o, p=path, v=value: _field_value(o, p) == v)
+            checks.append(partial(_field_eq, path, value))
         else:
             raise SelectorError(f"invalid field selector requirement: {req!r}")
     return lambda obj: all(check(obj) for check in checks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_states
@@ -32,9 +32,9 @@ def candidate_pods(view: EvidenceView) -> list[K8sObject]:
 
 def failing_containers(
     view: EvidenceView,
-    predicate: callable,
+    predicate: Callable[[ContainerState], bool],
     *,
-    init: bool | None = None,  # type: ignore[valid-type]
+    init: bool | None = None,
 ) -> Iterable[tuple[K8sObject, ContainerState]]:
     """(pod, container) pairs among candidate pods whose state satisfies ``predicate``."""
     for pod in candidate_pods(view):

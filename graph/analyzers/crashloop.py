@@ -84,7 +84,8 @@ class CrashLoopBackOffAnalyzer(Analyzer):
 
         spec = container_spec(pod, state.name) or {}
         logged = latest_log(view, pod, state.name)
-        score, cause_id, cause, fixes = 0.65, "crashloop.app-error", "", []
+        fixes: list[str] = []
+        score, cause_id, cause = 0.65, "crashloop.app-error", ""
         if logged:
             text, previous = logged
             log_src = src_log(ns or "", pod_name, state.name, previous)
@@ -148,9 +149,10 @@ class CrashLoopBackOffAnalyzer(Analyzer):
             defined = {m.group(1): m.group(2).strip() for m in _USAGE_FLAG.finditer(text)}
             replacement = self._similar_flag(flag, defined)
             cause = f"the binary rejects the argument -{flag} (flag provided but not defined)"
-            fixes = []
+            fixes: list[str] = []
             for field in ("args", "command"):
-                for index, arg in enumerate(spec.get(field) or []):  # type: ignore[attr-defined]
+                values: list[str] = [str(a) for a in spec.get(field) or []]  # type: ignore[attr-defined]
+                for index, arg in enumerate(values):
                     if re.match(rf"^-{{1,2}}{re.escape(flag)}(=|$)", str(arg)):
                         value = str(arg).split("=", 1)[1] if "=" in str(arg) else ""
                         new = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_obj
 from graph.analyzers.common import failing_containers, workload_ref
@@ -67,7 +68,7 @@ class OOMKilledAnalyzer(Analyzer):
             if heap >= limit_bytes:
                 root_cause_id = "oomkilled.heap-above-limit"
                 cause += f": the heap is configured with {heap_flag}, which is larger than the {limit} limit"
-                new_limit = format_bytes(max(limit_bytes * 2, heap * 3 // 2))
+                new_limit = format_bytes(max(limit_bytes * 2, Decimal(heap * 3 // 2)))
             else:
                 cause += f"; the heap ({heap_flag}) fits, so off-heap memory (threads, buffers, metaspace) pushes it over"
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -73,8 +73,11 @@ def diagnose(
             overrides["kubeconfig"] = kubeconfig
     settings = Settings(**overrides)
 
+    from langchain_core.runnables import RunnableConfig
+
     from graph.builder import RECURSION_LIMIT, graph
     from graph.context import Context, build_deps
+    from graph.state import InputState
     from tools.live import LiveConfigError
     from tools.snapshot import SnapshotError
 
@@ -89,8 +92,8 @@ def diagnose(
         err.print(
             f"[yellow]cluster source {deps.reader.description} does not answer; diagnosing from the text[/yellow]"
         )
-    run_input = request.model_dump(exclude_none=True)
-    config = {"recursion_limit": RECURSION_LIMIT, "run_name": "diagnose"}
+    run_input = cast("InputState", request.model_dump(exclude_none=True))
+    config: RunnableConfig = {"recursion_limit": RECURSION_LIMIT, "run_name": "diagnose"}
     ctx = Context(deps=deps, max_loops=max_loops)
     diagnosis: dict[str, Any] = {}
     if as_json or not err.is_terminal:
