@@ -41,7 +41,9 @@ LABEL org.opencontainers.image.title="idp-agent" \
       org.opencontainers.image.licenses="Apache-2.0"
 
 # A fixed numeric uid/gid so Kubernetes runAsNonRoot can verify it without a passwd lookup.
-RUN groupadd --system --gid 10001 idp \
+# The base image's own pip/setuptools are not needed at run time: less to patch, less to abuse.
+RUN python -m pip uninstall -y pip setuptools wheel \
+    && groupadd --system --gid 10001 idp \
     && useradd --system --uid 10001 --gid idp --no-create-home --shell /usr/sbin/nologin idp \
     && mkdir -p /data \
     && chown idp:idp /data
