@@ -33,6 +33,8 @@ _TLS_TEXT = re.compile(
 _HOST = re.compile(r"\b((?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,})\b", re.IGNORECASE)
 _URL_HOST = re.compile(r"https://([\w.-]+)")
 _WEBHOOK = re.compile(r"failed calling webhook \\?\"(?P<webhook>[^\"\\]+)\\?\"")
+# Text that says a browser or client reached a host over HTTPS: the Ingress serving it matters.
+_BROWSER = re.compile(r"https://|err_cert|net::|\bbrowser|\bhost\b|ingress", re.IGNORECASE)
 _PULL = re.compile(r"pull|manifest|registry|v2/", re.IGNORECASE)
 _SECRET_NOT_FOUND = re.compile(r"secrets? \\?\"(?P<name>[a-z0-9][-a-z0-9.]*)\\?\" not found")
 _INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
@@ -92,58 +94,70 @@ class CertificateErrorAnalyzer(Analyzer):
         ns = view.namespace
         if not self._interested(view):
             return []
-        specs: list[ReadSpec] = []
+        if any(_WEBHOOK.search(line) for line, _ in self._x509_lines(view)):
+            # The API server calling a webhook: its configuration holds the CA bundle, nothing else matters.
+            why = "the webhook whose certificate fails"
+            specs = [
+                ReadSpec(verb="list", kind="ValidatingWebhookConfiguration", why=why),
+                ReadSpec(verb="list", kind="MutatingWebhookConfiguration", why=why),
+            ]
+            return [s for s in specs if not view.was_read(s.key())]
+        specs = []
         if ns:
-            specs += [
+            specs.append(
                 ReadSpec(
                     verb="list",
                     kind="Certificate",
                     namespace=ns,
                     why="cert-manager Certificates and their state",
-                ),
-                ReadSpec(
-                    verb="list", kind="Challenge", namespace=ns, why="ACME challenges that do not validate"
-                ),
-                ReadSpec(
-                    verb="list", kind="Ingress", namespace=ns, why="hosts, TLS secrets and ingress classes"
-                ),
-            ]
-        for cert in self._certificates(view):
+                )
+            )
+            if _BROWSER.search(view.error_message) or view.objs("Certificate", ns):
+                specs.append(
+                    ReadSpec(
+                        verb="list",
+                        kind="Ingress",
+                        namespace=ns,
+                        why="hosts, TLS secrets and ingress classes",
+                    )
+                )
+        for cert in self._certificates(view)[:1]:
             if not _not_ready(cert):
                 continue
-            issuer = (cert.get("spec") or {}).get("issuerRef") or {}
-            kind = "ClusterIssuer" if issuer.get("kind") == "ClusterIssuer" else "Issuer"
+            issuer_ref = (cert.get("spec") or {}).get("issuerRef") or {}
+            kind = "ClusterIssuer" if issuer_ref.get("kind") == "ClusterIssuer" else "Issuer"
+            issuer_ns = None if kind == "ClusterIssuer" else ns
             specs.append(
                 ReadSpec(
                     verb="get",
                     kind=kind,
-                    namespace=None if kind == "ClusterIssuer" else ns,
-                    name=str(issuer.get("name")),
+                    namespace=issuer_ns,
+                    name=str(issuer_ref.get("name")),
                     why="the issuer of the failing Certificate",
                 )
             )
+            issuer = view.obj(kind, str(issuer_ref.get("name")), issuer_ns)
+            acme = issuer is None or "acme" in (issuer.get("spec") or {})
+            if acme and ns:
+                specs.append(
+                    ReadSpec(
+                        verb="list",
+                        kind="Challenge",
+                        namespace=ns,
+                        why="ACME challenges that do not validate",
+                    )
+                )
             if self._challenges(view, cert):
                 specs.append(ReadSpec(verb="list", kind="IngressClass", why="which ingress classes exist"))
-            elif ns:
-                specs += [
-                    ReadSpec(
-                        verb="list", kind="CertificateRequest", namespace=ns, why="where issuance stops"
-                    ),
-                    ReadSpec(verb="list", kind="Order", namespace=ns, why="the ACME order state"),
-                ]
-        if any(_WEBHOOK.search(line) for line, _ in self._x509_lines(view)):
-            specs += [
-                ReadSpec(
-                    verb="list",
-                    kind="ValidatingWebhookConfiguration",
-                    why="the webhook whose certificate fails",
-                ),
-                ReadSpec(
-                    verb="list",
-                    kind="MutatingWebhookConfiguration",
-                    why="the webhook whose certificate fails",
-                ),
-            ]
+            elif issuer is not None and not _not_ready(issuer) and ns:
+                # The issuer is fine and no challenge explains it: the request or order does.
+                specs.append(
+                    ReadSpec(verb="list", kind="CertificateRequest", namespace=ns, why="where issuance stops")
+                )
+                if acme:
+                    specs.append(
+                        ReadSpec(verb="list", kind="Order", namespace=ns, why="the ACME order state")
+                    )
         return [s for s in {s.key(): s for s in specs}.values() if not view.was_read(s.key())]
 
     # --- evidence queries ---

@@ -114,7 +114,8 @@ class ServiceUnreachableAnalyzer(Analyzer):
     def _interested(self, view: EvidenceView) -> bool:
         # A failed lookup explains a 503 better than the Service does: DNS is checked first.
         dns_first = view.hypotheses.get("DNSFailure", -1.0) > view.hypotheses.get(self.category, -1.0)
-        return not dns_first and (view.suspects(self.category) or bool(self._named_services(view)))
+        tls_first = "x509:" in view.error_message
+        return not dns_first and not tls_first and view.suspects(self.category)
 
     @staticmethod
     def _named_services(view: EvidenceView) -> list[tuple[str, str]]:
