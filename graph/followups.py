@@ -28,11 +28,11 @@ _INTENT_PATTERNS: tuple[tuple[Intent, str], ...] = (
         r"\bwhat if\b|\bwhat happens if\b|\bwould (?:it|that) help\b|\bshould i (?:raise|increase|bump|lower|scale|add|remove|restart|change|set)\b|\bif i (?:raise|increase|bump|lower|scale|add|remove|restart|change|set)\b",
     ),
     ("runbook", r"\brun ?books?\b|\bplaybook\b|\bdocs?\b|\bdocumentation\b"),
+    ("prevention", r"\bprevent\w*|\bavoid\b|\bnext time\b|\bfrom happening\b|\bhappen(?:ing)? again\b"),
     (
         "fix",
         r"\bfix\b|\bresolve\b|\bremed\w*|\bcommands?\b|\bwhat (?:do|should) i (?:do|run)\b|\bhow (?:do|can|should) i\b|\bsolution\b|\bkubectl\b",
     ),
-    ("prevention", r"\bprevent\w*|\bavoid\b|\bnext time\b|\bfrom happening\b|\bhappen(?:ing)? again\b"),
     (
         "evidence",
         r"\bevidence\b|\bproof\b|\bhow do you know\b|\bwhat did you (?:see|find|read)\b|\bfacts?\b|\bshow\b.*\b(?:again|logs?|events?)\b|\bsources?\b",
@@ -43,7 +43,7 @@ _INTENT_PATTERNS: tuple[tuple[Intent, str], ...] = (
     ),
     (
         "missing",
-        r"\bmissing\b|\bcould(?:n't| not) (?:read|see|find)\b|\bgaps?\b|\bunknowns?\b|\bconfiden\w*",
+        r"\bmissing\b|\bcould(?:n't| not)\b.*\b(?:read|see|find|establish)\b|\bgaps?\b|\bunknowns?\b|\bconfiden\w*",
     ),
     (
         "root_cause",

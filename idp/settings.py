@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     )
     rate_limit_requests: int = Field(60, ge=0, validation_alias="RATE_LIMIT_REQUESTS")
     max_body_bytes: int = Field(256 * 1024, ge=1024, validation_alias="IDP_MAX_BODY_BYTES")
+    # Identical stateless diagnoses within this many seconds share one run (0 disables).
+    diagnosis_cache_ttl_s: float = Field(5.0, ge=0, le=3600, validation_alias="IDP_DIAGNOSIS_CACHE_TTL")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
 
     @field_validator("runbooks_dirs", mode="before")

@@ -36,6 +36,11 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.cache_hits = Counter(
+            "idp_diagnosis_cache_hits",
+            "Stateless diagnoses served by an identical recent run.",
+            registry=self.registry,
+        )
         self.followups = Counter(
             "idp_followups", "Follow-up questions answered.", ["intent"], registry=self.registry
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ from langgraph.graph.state import CompiledStateGraph
 from graph.builder import RECURSION_LIMIT, build_graph
 from graph.context import Context, Deps
 from graph.followups import is_followup
+from server.cache import DiagnosisCache, request_key
 from server.errors import BadRequest, NoDiagnosisInThread
 from server.metrics import Metrics
 from server.progress import progress_events
@@ -41,10 +42,12 @@ class Service:
     metrics: Metrics
     store_description: str
     model_description: str
+    cache: DiagnosisCache = field(init=False)
     stateless: CompiledStateGraph[Any, Any, Any, Any] = field(init=False)
     threaded: CompiledStateGraph[Any, Any, Any, Any] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.cache = DiagnosisCache(self.settings.diagnosis_cache_ttl_s)
         self.stateless = build_graph().compile(name="idp-diagnose")
         self.threaded = build_graph().compile(name="idp-diagnose", checkpointer=self.checkpointer)
 
@@ -85,25 +88,39 @@ class Service:
     ) -> dict[str, Any]:
         """One run to the end: ``{"diagnosis": ..., "answer"?: ...}``."""
         graph_input = await self._input(request, thread_id)
-        start = time.perf_counter()
         if thread_id:
-            output = await self.threaded.ainvoke(
-                graph_input,
-                self._config(thread_id, config),
-                context=self.context(),
-                durability=THREAD_DURABILITY,
+            return await self._timed(
+                self.threaded.ainvoke(
+                    graph_input,
+                    self._config(thread_id, config),
+                    context=self.context(),
+                    durability=THREAD_DURABILITY,
+                )
             )
-        elif config and config.get("callbacks"):
-            output = await self.stateless.ainvoke(
+        key = request_key(graph_input, self.settings.max_loops)
+        result, shared = await self.cache.get_or_run(
+            key, lambda: self._timed(self._stateless(graph_input, config))
+        )
+        if shared:
+            self.metrics.cache_hits.inc()
+        return result
+
+    async def _stateless(self, graph_input: dict[str, Any], config: RunnableConfig | None) -> dict[str, Any]:
+        if config and config.get("callbacks"):
+            # Traced (LangServe): run on the loop so the callbacks see every node.
+            output: dict[str, Any] = await self.stateless.ainvoke(
                 graph_input, self._config(None, config), context=self.context()
             )
-        else:
-            # No thread and no tracing: the nodes are sync, so one worker thread runs the whole
-            # graph instead of one thread hop per node.
-            output = await asyncio.to_thread(
-                self.stateless.invoke, graph_input, self._config(None), context=self.context()
-            )
-        result = graph_output(output)
+            return output
+        # The nodes are sync: one worker thread runs the whole graph instead of a hop per node.
+        output = await asyncio.to_thread(
+            self.stateless.invoke, graph_input, self._config(None), context=self.context()
+        )
+        return output
+
+    async def _timed(self, running: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        start = time.perf_counter()
+        result = graph_output(await running)
         self.metrics.record_run(result, time.perf_counter() - start)
         return result
 

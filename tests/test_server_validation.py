@@ -3,6 +3,7 @@ rate limits, body limits and CORS. (The HTTP contract over a real socket is test
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,40 @@ def test_cors_only_for_configured_origins(tmp_path: Path) -> None:
 def test_no_cors_headers_without_configured_origins(client: TestClient) -> None:
     response = client.get("/health", headers={"Origin": "https://idp.example.com"})
     assert "access-control-allow-origin" not in response.headers
+
+
+def _cache_hits(client: TestClient) -> float:
+    line = next(
+        x for x in client.get("/metrics").text.splitlines() if x.startswith("idp_diagnosis_cache_hits_total")
+    )
+    return float(line.split()[-1])
+
+
+@pytest.mark.parametrize(("ttl", "hits"), [(30, 2), (0, 0)], ids=["cache-on", "cache-off"])
+def test_identical_stateless_diagnoses_share_a_run(tmp_path: Path, ttl: int, hits: int) -> None:
+    with TestClient(create_app(make_settings(tmp_path, IDP_DIAGNOSIS_CACHE_TTL=ttl))) as cached:
+        bodies = [cached.post("/diagnose", json=OOM["input"]).json() for _ in range(3)]
+        same = [{k: v for k, v in b.items() if k != "timings_ms"} for b in bodies]
+        assert same[0] == same[1] == same[2]
+        # A shared run returns the very same answer, timings included.
+        assert (bodies[0]["timings_ms"] == bodies[2]["timings_ms"]) is (hits > 0)
+        assert _cache_hits(cached) == hits
+        # A different request, and anything in a thread, runs the graph.
+        cached.post("/diagnose", json={**OOM["input"], "pod": None})
+        cached.post("/diagnose", json={**OOM["input"], "thread_id": "t-1"})
+        cached.post("/diagnose", json={**OOM["input"], "thread_id": "t-1"})
+        assert _cache_hits(cached) == hits
+
+
+def test_env_example_documents_every_setting() -> None:
+    text = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    documented = set(re.findall(r"^(?:# )?([A-Z][A-Z0-9_]+)=", text, re.MULTILINE))
+    names: set[str] = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        choices = getattr(alias, "choices", None)
+        names.add(str(choices[0]) if choices else str(alias))
+    assert names <= documented, f"undocumented in .env.example: {sorted(names - documented)}"
+    # Every documented value that is set parses as a setting.
+    values = dict(re.findall(r"^([A-Z][A-Z0-9_]+)=(.+)$", text, re.MULTILINE))
+    Settings(**values)
