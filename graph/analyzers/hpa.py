@@ -219,11 +219,11 @@ class HPAFailureAnalyzer(Analyzer):
                 "kubectl get apiservice | grep -E 'custom.metrics|external.metrics'",
                 "kubectl get --raw /apis/custom.metrics.k8s.io/v1beta1 | head -c 2000",
             ]
-        elif _SCALE.search(text) or (cond and cond.get("type") == "AbleToScale"):
+        elif (scale := _SCALE.search(text)) or (cond and cond.get("type") == "AbleToScale"):
             root_id, cause = (
                 "hpa.scale-target-missing",
                 f"HPA {hpa_name} cannot get the scale of its target {target}: "
-                f"{_SCALE.search(text).group(0) if _SCALE.search(text) else text.strip()[:240]}.",
+                f"{scale.group(0) if scale else text.strip()[:240]}.",
             )
             targeted = {
                 str(((h.get("spec") or {}).get("scaleTargetRef") or {}).get("name"))
