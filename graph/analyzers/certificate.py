@@ -112,7 +112,10 @@ class CertificateErrorAnalyzer(Analyzer):
                     why="cert-manager Certificates and their state",
                 )
             )
-            if _BROWSER.search(view.error_message) or view.objs("Certificate", ns):
+            http01 = any(
+                "http01" in ((c.get("spec") or {}).get("solver") or {}) for c in view.objs("Challenge", ns)
+            )
+            if _BROWSER.search(view.error_message) or http01:
                 specs.append(
                     ReadSpec(
                         verb="list",

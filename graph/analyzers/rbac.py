@@ -173,7 +173,13 @@ class RBACForbiddenAnalyzer(Analyzer):
         why = f"bindings that name {denial.user}"
         for ns in namespaces:
             specs.append(ReadSpec(verb="list", kind="RoleBinding", namespace=ns, why=why))
-        specs.append(ReadSpec(verb="list", kind="ClusterRoleBinding", why=why))
+        # A namespaced denial is explained by the namespace's RoleBindings; cluster-wide bindings only
+        # matter when none of those names the subject (or the request is cluster-scoped).
+        rb_read = all(
+            view.was_read(ReadSpec(verb="list", kind="RoleBinding", namespace=ns).key()) for ns in namespaces
+        )
+        if not namespaces or (rb_read and not self._bindings(view, denial, namespaces)):
+            specs.append(ReadSpec(verb="list", kind="ClusterRoleBinding", why=why))
         for binding in self._bindings(view, denial, namespaces):
             role = binding.get("roleRef") or {}
             kind, name = str(role.get("kind")), str(role.get("name"))
@@ -247,7 +253,14 @@ class RBACForbiddenAnalyzer(Analyzer):
         else:
             scope = denial.scope
         what = f"{denial.verb} {denial.resource_ref} {scope}"
-        bindings_read = view.was_read(ReadSpec(verb="list", kind="ClusterRoleBinding").key())
+        crb_read = view.was_read(ReadSpec(verb="list", kind="ClusterRoleBinding").key())
+        bindings_read = crb_read or bool(
+            namespaces
+            and all(
+                view.was_read(ReadSpec(verb="list", kind="RoleBinding", namespace=n).key())
+                for n in namespaces
+            )
+        )
         if bound:
             via = ", ".join(dict.fromkeys(bound))
             cause = (
@@ -264,7 +277,8 @@ class RBACForbiddenAnalyzer(Analyzer):
             cause = (
                 f"{subject.capitalize()} is forbidden to {what}: no RoleBinding"
                 + (f" in {', '.join(namespaces)}" if namespaces else "")
-                + " or ClusterRoleBinding names it, so it has no permissions there"
+                + (" or ClusterRoleBinding" if crb_read else "")
+                + " names it, so it has no permissions there"
             )
         else:
             cause = f"{subject.capitalize()} is forbidden to {what}: no role bound to it grants {denial.verb}"

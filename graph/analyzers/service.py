@@ -24,6 +24,10 @@ from graph.schemas import ReadSpec
 
 _HOST = re.compile(r"\b((?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,})\b", re.I)
 _SVC_DNS = re.compile(r"\b([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.svc(?![\w-])")
+# An HTTP status or an external host: the request may have come in through an Ingress.
+_HTTP_EDGE = re.compile(
+    r"\b50[234]\b|https?://(?![\w.-]*\.svc\b)|ingress|bad gateway|service unavailable|upstream", re.I
+)
 _TIMEOUT = re.compile(r"\b504\b|timed? ?out|i/o timeout|gateway timeout|deadline exceeded", re.I)
 _REFUSED = re.compile(r"\b502\b|connection refused|bad gateway|connect\(\) failed \(111", re.I)
 
@@ -129,8 +133,11 @@ class ServiceUnreachableAnalyzer(Analyzer):
         specs = [
             ReadSpec(verb="list", kind="Service", namespace=ns, why="the Services traffic goes through"),
             ReadSpec(verb="list", kind="Endpoints", namespace=ns, why="which Services have ready endpoints"),
-            ReadSpec(verb="list", kind="Ingress", namespace=ns, why="Ingress backends of the namespace"),
         ]
+        if _HTTP_EDGE.search(view.error_message):
+            specs.append(
+                ReadSpec(verb="list", kind="Ingress", namespace=ns, why="Ingress backends of the namespace")
+            )
         for other_ns, name in self._named_services(view):
             if other_ns != ns:
                 specs.append(
