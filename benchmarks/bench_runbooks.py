@@ -92,16 +92,21 @@ def synthetic_corpus(target: Path, count: int, seed: int = 7) -> None:
         (target / f"synthetic-{number:04d}.md").write_text(front + "\n".join(body), encoding="utf-8")
 
 
-def speed(count: int, repeats: int) -> tuple[float, float, float]:
+def speed(count: int, repeats: int, builds_to_time: int = 3) -> tuple[float, float, float]:
     queries = [query.q for query in load_queries(QUERIES)]
     with tempfile.TemporaryDirectory(prefix="idp-bench-") as raw:
         corpus, cache = Path(raw) / "corpus", Path(raw) / "cache"
         corpus.mkdir()
         synthetic_corpus(corpus, count)
 
-        started = time.perf_counter()
-        index = EmbeddedIndex.from_dirs([corpus], cache_dir=cache, encoder=None)
-        build = time.perf_counter() - started
+        # a fresh cache dir per build; the minimum of several runs discounts noise from other processes
+        builds = []
+        for attempt in range(builds_to_time):
+            started = time.perf_counter()
+            index = EmbeddedIndex.from_dirs([corpus], cache_dir=cache / str(attempt), encoder=None)
+            builds.append(time.perf_counter() - started)
+        build = min(builds)
+        cache = cache / "0"
         started = time.perf_counter()
         reloaded = EmbeddedIndex.from_dirs([corpus], cache_dir=cache, encoder=None)
         reload = time.perf_counter() - started
@@ -124,7 +129,10 @@ def speed(count: int, repeats: int) -> tuple[float, float, float]:
             index.search(query, top_k=3, categories={"OOMKilled": 0.6, "CrashLoopBackOff": 0.3})
             boosted.append((time.perf_counter() - started) * 1000)
         print(f"speed, {count} synthetic runbooks ({index.sections} sections), BM25 only:")
-        print(f"  index build (parse + analyze + BM25 + persist)  {build:.3f} s   (target <= 2 s)")
+        print(
+            f"  index build (parse + analyze + BM25 + persist)  {build:.3f} s best of {len(builds)}, "
+            f"median {statistics.median(builds):.3f} s   (target <= 2 s)"
+        )
         print(f"  index load from the persisted copy              {reload:.3f} s")
         print(
             f"  query p50 {p50:.3f} ms   p95 {p95:.3f} ms   over {len(timings)} queries   (target p50 <= 2 ms)"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-ANALYZER_VERSION = "5"
+ANALYZER_VERSION = "6"
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z0-9]+")
@@ -86,6 +86,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "errimageneverpull",
         "invalidimagename",
         "back off pulling image",
+        "docker image",
+        "container image",
+        "image not found",
         "imagepullsecrets",
         "image pull secret",
     ),
@@ -106,6 +109,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "getaddrinfo",
         "eai again",
         "name or service not known",
+        "can t resolve",
+        "cannot resolve",
+        "unable to resolve",
+        "resolve host",
     ),
     "certificate": (
         "x509",

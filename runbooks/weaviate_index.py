@@ -10,7 +10,7 @@ Selected by ``WEAVIATE_URL`` (+ ``WEAVIATE_API_KEY``). Each runbook section is o
   collection was created with on the server (none: keyword search only).
 
 Ingestion is idempotent: an object's uuid is a uuid5 of (runbook id, section, content hash,
-analyzer version), so re-ingesting unchanged runbooks writes nothing and a changed runbook
+analyzer version, encoder), so re-ingesting unchanged runbooks writes nothing and a changed runbook
 replaces only its own objects. Ranking, category boosts and the result shape match
 :class:`runbooks.embedded.EmbeddedIndex`. No Weaviate server runs in CI; the contract suite in
 ``tests/test_runbook_index.py`` runs against a real one when ``WEAVIATE_URL`` is set.
@@ -77,11 +77,12 @@ def connect(url: str, api_key: str | None, timeout_s: float = 10.0) -> WeaviateC
     )
 
 
-def object_uuid(runbook: Runbook, heading: str) -> str:
-    """Deterministic id of one section object: unchanged content maps to the same uuid."""
+def object_uuid(runbook: Runbook, heading: str, encoder_name: str = "none") -> str:
+    """Deterministic id of one section object: unchanged content (and encoder) maps to the same uuid."""
     from weaviate.util import generate_uuid5
 
-    return str(generate_uuid5(f"{runbook.id}|{heading}|{runbook.content_hash}|{analyzer.ANALYZER_VERSION}"))
+    seed = f"{runbook.id}|{heading}|{runbook.content_hash}|{analyzer.ANALYZER_VERSION}|{encoder_name}"
+    return str(generate_uuid5(seed))
 
 
 def _server_vectorizes(config: Any) -> bool:
@@ -178,10 +179,11 @@ class WeaviateIndex:
         """Make the collection hold exactly these runbooks' sections; returns (written, removed)."""
         from weaviate.classes.query import Filter
 
+        encoder_name = self._encoder.name if self._encoder is not None else "none"
         wanted: dict[str, tuple[Runbook, str, str]] = {}
         for runbook in runbooks:
             for heading, text in section_chunks(runbook):
-                wanted[object_uuid(runbook, heading)] = (runbook, heading, text)
+                wanted[object_uuid(runbook, heading, encoder_name)] = (runbook, heading, text)
         existing = {str(item.uuid) for item in self._collection.iterator(return_properties=[])}
         missing = [uuid for uuid in wanted if uuid not in existing]
         stale = [uuid for uuid in existing if uuid not in wanted]
