@@ -166,9 +166,15 @@ class EvictedAnalyzer(Analyzer):
                 )
             if usages:
                 container, used, request = usages[0]
+                used_value = parse_quantity(used)
+                readable = (
+                    f" ({format_bytes(used_value)})"
+                    if used_value and format_bytes(used_value) != used
+                    else ""
+                )
                 cause += (
-                    f", and container {container} used {used} against a request of {request} — the most above its "
-                    "request, so it was evicted first"
+                    f", and container {container} used {used}{readable} against a request of {request} — the most "
+                    "above its request, so it was evicted first"
                 )
                 request_value = parse_quantity(used)
                 new_request = (
@@ -183,9 +189,8 @@ class EvictedAnalyzer(Analyzer):
             cause += "."
             facts += self._node_facts(view, node, _PRESSURE.get(resource))
             fixes.append(f"kubectl describe node {node}")
-            fixes.append(
-                f"kubectl top pods{ns_flag(ns)} --sort-by={'memory' if resource == 'memory' else 'cpu'}"
-            )
+            if resource == "memory":
+                fixes.append(f"kubectl top pods{ns_flag(ns)} --sort-by=memory")
         elif found := _NODE_CONDITION.search(message):
             condition = found.group(1)
             node = str((pod.get("spec") or {}).get("nodeName") or "")
@@ -266,7 +271,8 @@ class EvictedAnalyzer(Analyzer):
             return []
         return [
             Fact(
-                f"node {node_name} condition {condition}={cond.get('status')} ({cond.get('reason')}: {cond.get('message')})",
+                f"node {node_name} condition {condition}={cond.get('status')} since {cond.get('lastTransitionTime')} "
+                f"({cond.get('reason')}: {cond.get('message')})",
                 src_obj(node, "status.conditions"),
             )
         ]

@@ -30,18 +30,18 @@ _HOST_ERRORS = (
     re.compile(r"([\w.-]+): (?:Name or service not known|Temporary failure in name resolution)"),
 )
 _CONNECT = re.compile(
-    r"(?:dial tcp |connect to |connection to |server at \"?)([\w.-]+):(\d+)[^\n]*?"
-    r"(connection refused|timed out|i/o timeout|no route to host)|"
+    r"server at \"([\w.-]+)\" \([^)]*\), port (\d+) failed: (Connection refused|[^\n]*timed out)|"
+    r"([A-Za-z0-9][\w.-]*):(\d{2,5})\b[^\n]{0,60}?(connection refused|timed out|i/o timeout|no route to host)|"
     r"(connection refused|Connection timed out|ECONNREFUSED|could not connect to server)",
     re.I,
 )
-_MIGRATION = re.compile(
-    r"Migration (?:of schema [^\n]* to version )?\"?([\w.-]*V[\w.]+__[\w.-]+|[\w.-]+\.sql)\"? failed|"
-    r"Validate failed[^\n]*|checksum mismatch[^\n]*|Dirty database version \d+[^\n]*|"
-    r"relation \"[\w.]+\" (?:already exists|does not exist)|alembic[^\n]*(?:Error|error)[^\n]*|"
-    r"migration[^\n]*(?:failed|error)[^\n]*",
-    re.I,
+# Most specific first: the failing migration's name beats a generic "migration failed" line.
+_MIGRATION = (
+    re.compile(r"Migration \"?([\w.-]*V[\w.]+__[\w.-]+|[\w.-]+\.sql)\"? failed"),
+    re.compile(r"Validate failed[^\n]*|checksum mismatch[^\n]*|Dirty database version \d+[^\n]*", re.I),
+    re.compile(r"alembic[^\n]*(?:Error|error)[^\n]*|migration[^\n]*(?:failed|error)[^\n]*", re.I),
 )
+_SQL_ERROR = re.compile(r"^(?:Message\s*:\s*)?((?:ERROR|FATAL):\s+(?!Migration)[^\n]+)$", re.M)
 _PERMISSION = re.compile(r"(?:permission denied|Operation not permitted|read-only file system)[^\n]*", re.I)
 _PORT_AFTER_HOST = r"{host}:(\d{{2,5}})"
 
@@ -89,7 +89,21 @@ class InitContainerFailureAnalyzer(Analyzer):
                 )
             )
             logged = latest_log(view, pod, state.name)
-            if logged and (_host_in(logged[0]) or _CONNECT.search(logged[0])):
+            connect = _CONNECT.search(logged[0]) if logged else None
+            dep_host = (connect.group(1) or connect.group(4)) if connect else None
+            if dep_host and not dep_host.replace(".", "").isdigit():
+                labels = dep_host.split(".")
+                svc_ns = labels[1] if len(labels) > 1 and labels[1] not in ("svc", "cluster") else ns
+                specs.append(
+                    ReadSpec(
+                        verb="get",
+                        kind="Endpoints",
+                        namespace=svc_ns,
+                        name=labels[0],
+                        why="whether the dependency's Service has ready endpoints",
+                    )
+                )
+            if logged and (_host_in(logged[0]) or connect):
                 specs.append(
                     ReadSpec(
                         verb="list",
@@ -206,34 +220,21 @@ class InitContainerFailureAnalyzer(Analyzer):
             return self._unknown_host(view, pod, state, spec, text, host)
         connect = _CONNECT.search(text)
         if connect:
-            dep_host, port = connect.group(1), connect.group(2)
-            what = connect.group(3) or connect.group(4)
-            if dep_host:
-                detail = f"it cannot connect to {dep_host}:{port} ({what}); the dependency is not up or not reachable"
-                svc = dep_host.split(".")[0]
-                svc_ns = (
-                    dep_host.split(".")[1]
-                    if dep_host.count(".") >= 1 and not dep_host.replace(".", "").isdigit()
-                    else ns
-                )
-                fixes = (
-                    [f"kubectl get endpoints {svc} -n {svc_ns}"]
-                    if not dep_host.replace(".", "").isdigit()
-                    else []
-                )
-            else:
-                detail = f"it cannot connect to its dependency ({what})"
-                fixes = [f"kubectl get svc,endpoints{ns_flag(ns)}"]
-            return "init.dependency-unreachable", detail, [], fixes
-        migration = _MIGRATION.search(text)
+            return self._unreachable(view, pod, connect)
+        migration = next((m for pattern in _MIGRATION if (m := pattern.search(text))), None)
         if migration:
-            detail = f"the database migration fails ({migration.group(0).strip()[:200]})"
-            return (
-                "init.migration-failed",
-                detail,
-                [],
-                [f"kubectl rollout undo {target}{ns_flag(ns)}"],
-            )
+            detail = f"the database migration fails ({migration.group(0).strip().rstrip('.!')[:200]})"
+            sql_error = _SQL_ERROR.search(text)
+            if sql_error:
+                detail += f": {sql_error.group(1).strip().rstrip('.')[:200]}"
+            serving = [
+                rs
+                for rs in view.objs("ReplicaSet", ns)
+                if (rs.get("status") or {}).get("readyReplicas")
+                and view.workload_of(rs) == view.workload_of(pod)
+            ]
+            fixes = [f"kubectl rollout undo {target}{ns_flag(ns)}"] if serving else []
+            return "init.migration-failed", detail, [], fixes
         permission = _PERMISSION.search(text)
         if permission:
             kind, _, name = target.partition("/")
@@ -248,6 +249,52 @@ class InitContainerFailureAnalyzer(Analyzer):
             )
         lines = error_lines(text, limit=1)
         return "init.failed", f"its log ends with: {lines[-1] if lines else '(empty)'}", [], []
+
+    def _unreachable(
+        self, view: EvidenceView, pod: K8sObject, connect: re.Match[str]
+    ) -> tuple[str, str, list[Fact], list[str]]:
+        ns = namespace_of(pod)
+        dep_host = connect.group(1) or connect.group(4)
+        port = connect.group(2) or connect.group(5)
+        what = connect.group(3) or connect.group(6) or connect.group(7)
+        if not dep_host:
+            return (
+                "init.dependency-unreachable",
+                f"it cannot connect to its dependency ({what})",
+                [],
+                [f"kubectl get svc,endpoints{ns_flag(ns)}"],
+            )
+        detail = f"it cannot connect to {dep_host}:{port} ({what}); the dependency is not up or not reachable"
+        if dep_host.replace(".", "").isdigit():
+            return "init.dependency-unreachable", detail, [], []
+        labels = dep_host.split(".")
+        svc_name = labels[0]
+        svc_ns = labels[1] if len(labels) > 1 and labels[1] not in ("svc", "cluster") else ns
+        facts: list[Fact] = []
+        fixes = [f"kubectl get endpoints {svc_name} -n {svc_ns}"]
+        service = view.obj("Service", svc_name, svc_ns)
+        endpoints = view.obj("Endpoints", svc_name, svc_ns)
+        if service is not None:
+            selector = (service.get("spec") or {}).get("selector") or {}
+            label_query = ",".join(f"{k}={v}" for k, v in selector.items())
+            ready = sum(len(sub.get("addresses") or []) for sub in (endpoints or {}).get("subsets") or [])
+            if endpoints is not None and ready == 0:
+                not_ready = sum(
+                    len(sub.get("notReadyAddresses") or []) for sub in endpoints.get("subsets") or []
+                )
+                facts.append(
+                    Fact(
+                        f"Service {svc_name} has no ready endpoints ({not_ready} not ready); selector {label_query}",
+                        src_obj(endpoints, "subsets"),
+                    )
+                )
+                detail = (
+                    f"it cannot connect to {dep_host}:{port} ({what}): Service {svc_name} has no ready endpoints — "
+                    f"no pod matching {label_query} is running and ready"
+                )
+            if label_query:
+                fixes.append(f"kubectl get pods -n {svc_ns} -l {label_query} -o wide")
+        return "init.dependency-unreachable", detail, facts, fixes
 
     def _unknown_host(
         self, view: EvidenceView, pod: K8sObject, state: ContainerState, spec: K8sObject, text: str, host: str

@@ -232,10 +232,21 @@ class ProbeFailureAnalyzer(Analyzer):
                 fixes.append(self._patch(patch_prefix, state.name, probe_type, kind, {"port": right}))
             else:
                 cause_id = "probe.slow-start"
+                killed = "so the kubelet kills the container before it finishes starting"
                 cause = (
                     f"{where} gets connection refused on port {failing_port}: the app is not listening yet when the "
-                    f"probe starts (initialDelaySeconds {probe.get('initialDelaySeconds', 0)}), {effect}."
+                    f"probe starts (initialDelaySeconds {probe.get('initialDelaySeconds', 0)}), "
+                    f"{killed if probe_type != 'readiness' else effect}."
                 )
+                previous_log = view.log(ns or "", pod_name, state.name, previous=True)
+                if previous_log and previous_log.strip():
+                    last_line = previous_log.strip().splitlines()[-1].strip()[:300]
+                    facts.append(
+                        Fact(
+                            f"the killed instance's log ends while still starting: {last_line}",
+                            src_log(ns or "", pod_name, state.name, True),
+                        )
+                    )
                 fixes.append(self._startup_patch(patch_prefix, state.name, probe, kind))
         elif status:
             code = int(status.group(1))

@@ -188,13 +188,30 @@ class VolumeMountFailureAnalyzer(Analyzer):
             fixes.append(f"kubectl get volumeattachments -o wide | grep {pv}")
         elif csi := _CSI_MISSING.search(message):
             cause_id = "volume.csi-driver-missing"
-            node = (pod.get("spec") or {}).get("nodeName")
+            node = str((pod.get("spec") or {}).get("nodeName") or "")
             cause = (
                 f"The volume of {where} cannot be mounted: CSI driver {csi.group(1)} is not registered on node {node} "
-                "(its node plugin is not running there)."
+                "(its node plugin is not running there)"
             )
+            node_obj = view.obj("Node", node)
+            taints = [
+                f"{t.get('key')}={t.get('value', '')}:{t.get('effect')}"
+                for t in ((node_obj or {}).get("spec") or {}).get("taints") or []
+            ]
+            if node_obj is not None and taints:
+                facts.append(
+                    Fact(f"node {node} has taints {', '.join(taints)}", src_obj(node_obj, "spec.taints"))
+                )
+                cause += (
+                    f"; the node is tainted {', '.join(taints)}, which the CSI node DaemonSet must tolerate"
+                )
+            cause += "."
             fixes.append(f"kubectl get csidrivers {csi.group(1)}")
             fixes.append(f"kubectl get pods -n kube-system -o wide --field-selector spec.nodeName={node}")
+            fixes.append(
+                "kubectl get daemonsets -n kube-system "
+                "-o custom-columns=NAME:.metadata.name,TOLERATIONS:.spec.template.spec.tolerations | grep -i csi"
+            )
         elif _ZONE.search(message):
             cause_id = "volume.zone-mismatch"
             node_zone = self._node_zone(view, pod)
@@ -211,16 +228,21 @@ class VolumeMountFailureAnalyzer(Analyzer):
         elif _NFS.search(message):
             cause_id = "volume.nfs"
             node = (pod.get("spec") or {}).get("nodeName")
+            server, export = self._nfs_target(pod, volume, message)
             if re.search(r"bad option|helper program", message):
                 detail = "the node has no NFS client (mount.nfs is missing): install nfs-common / nfs-utils on the node image"
             elif re.search(r"access denied", message, re.I):
-                detail = "the NFS server refuses the mount (access denied by server): the export does not allow this node"
+                detail = f"the NFS server {server} refuses the mount (access denied by server): the export does not allow this node"
+            elif re.search(r"No such file or directory", message):
+                detail = f"the export path {export} does not exist on NFS server {server}"
             else:
-                detail = "the NFS server does not answer or the export path is wrong"
-            cause = f"The NFS volume{f' {volume}' if volume else ''} of {where} cannot be mounted: {detail}."
+                output = re.search(r"mount\.nfs: ([^\n]+)", message)
+                detail = f"the NFS server {server} does not answer ({output.group(0) if output else 'mount timed out'})"
+            cause = f"The NFS volume{f' {volume}' if volume else ''} of {where} ({server}:{export}) cannot be mounted: {detail}."
             fixes.append(
-                f"kubectl debug node/{node} -it --image=busybox:1.36 -- sh -c 'ping -c1 <nfs-server>'"
+                f"kubectl debug node/{node} -it --image=nicolaka/netshoot -- nc -zv -w 3 {server} 2049"
             )
+            fixes.append(f"kubectl debug node/{node} -it --image=nicolaka/netshoot -- rpcinfo -p {server}")
         elif hostpath := _HOSTPATH.search(message):
             cause_id = "volume.hostpath-type"
             cause = (
@@ -269,6 +291,16 @@ class VolumeMountFailureAnalyzer(Analyzer):
             ):
                 return claim
         return None
+
+    @staticmethod
+    def _nfs_target(pod: K8sObject, volume: str | None, message: str) -> tuple[str, str]:
+        """(server, export path) from the pod's nfs volume, else from the mount arguments."""
+        for item in pod_spec(pod).get("volumes") or []:
+            nfs = item.get("nfs")
+            if nfs and (volume is None or item.get("name") == volume):
+                return str(nfs.get("server")), str(nfs.get("path"))
+        found = re.search(r"-t nfs\S* (?:-o \S+ )?([\w.-]+):(/\S*)", message)
+        return (found.group(1), found.group(2)) if found else ("<nfs-server>", "<export>")
 
     @staticmethod
     def _node_zone(view: EvidenceView, pod: K8sObject) -> str | None:
