@@ -43,8 +43,11 @@ Doc = dict[str, Any]
 
 @cache
 def _render_dir(path: str) -> tuple[str, ...]:
-    out = subprocess.run(
-        ["kubectl", "kustomize", path], check=True, capture_output=True, text=True, timeout=60
+    out = subprocess.run(["kubectl", "kustomize", path], capture_output=True, text=True, timeout=60)
+    # Debian's kubernetes-client 1.20 embeds kustomize v2, which predates components, labels
+    # and targeted patches; say so instead of failing on a parse error.
+    assert out.returncode == 0, (
+        f"kubectl kustomize {path} (needs kubectl >= 1.27, kustomize v5):\n{out.stderr}"
     )
     return (out.stdout,)
 
