@@ -254,7 +254,7 @@ class RolloutStuckAnalyzer(Analyzer):
         ns, name = namespace_of(sts), name_of(sts)
         spec, status = sts.get("spec") or {}, sts.get("status") or {}
         current, update = status.get("currentRevision"), status.get("updateRevision")
-        if not current or not update or current == update:
+        if not update:
             return None
         strategy = spec.get("updateStrategy") or {}
         pods = sorted(view.pods_of(sts), key=name_of)
@@ -263,10 +263,14 @@ class RolloutStuckAnalyzer(Analyzer):
             for p in pods
             if ((p.get("metadata") or {}).get("labels") or {}).get("controller-revision-hash") != update
         ]
+        # After a revert, currentRevision and updateRevision agree again, yet a pod created from
+        # the reverted revision can still be running: that pod is what keeps the rollout stuck.
+        if current == update and not any(pod_level_failure(p) for p in old):
+            return None
         target = f"statefulset/{name}"
         facts = [
             Fact(
-                f"StatefulSet {name} currentRevision {current} != updateRevision {update}; "
+                f"StatefulSet {name} currentRevision {current}, updateRevision {update}; "
                 f"{status.get('updatedReplicas', 0)}/{spec.get('replicas', 1)} pods updated, "
                 f"{status.get('readyReplicas', 0)} ready; updateStrategy {strategy.get('type', 'RollingUpdate')}",
                 src_obj(sts, "status"),
@@ -301,6 +305,13 @@ class RolloutStuckAnalyzer(Analyzer):
                 f"with podManagementPolicy {spec.get('podManagementPolicy', 'OrderedReady')} the controller waits for it "
                 f"to become Ready before applying updateRevision {update}, so it never replaces it (a known StatefulSet "
                 "behaviour after reverting a broken template)."
+            )
+            facts.append(
+                Fact(
+                    f"pod {name_of(pod)} runs {', '.join(_images(pod))} while the template asks for "
+                    f"{', '.join(_images(sts))}; it fails: {why}",
+                    src_obj(pod, "spec.containers"),
+                )
             )
             fixes = [f"kubectl delete pod {name_of(pod)}{ns_flag(ns)}  # recreated from the current template"]
         elif partition > 0:
