@@ -78,6 +78,9 @@ def index_command(dirs: DirsOption = None) -> None:
         reused = " (reused the persisted index)" if getattr(index, "from_cache", False) else ""
         where = settings.weaviate_url or str(settings.data_dir / "runbook-index")
         typer.echo(f"indexed {len(index)} runbooks in {elapsed:.3f}s with {backend} at {where}{reused}")
+        written, removed = getattr(index, "written", None), getattr(index, "removed", None)
+        if written is not None:
+            typer.echo(f"weaviate objects written {written}, removed {removed}; unchanged runbooks were kept")
         if not index.ready:
             typer.echo("error: the index is empty: no runbooks were found", err=True)
             raise typer.Exit(exit_codes.BAD_INPUT)
