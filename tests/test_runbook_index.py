@@ -180,6 +180,31 @@ def test_nothing_matches_nothing(index: RunbookIndex) -> None:
     assert index.search("Evicted", top_k=3, categories={"NotALabel": 1.0})[0].id == "evicted"
 
 
+def test_weaviate_ingestion_is_idempotent_and_replaces_changed_runbooks(tmp_path: Path) -> None:
+    settings = Settings()  # type: ignore[call-arg]  # pydantic-settings fills fields from the env
+    if not settings.weaviate_url:
+        pytest.skip("WEAVIATE_URL is not set: no Weaviate server to ingest into")
+    from runbooks.weaviate_index import WeaviateIndex, connect
+
+    team = _team_dir(tmp_path)
+    api_key = settings.weaviate_api_key.get_secret_value() if settings.weaviate_api_key else None
+    client = connect(settings.weaviate_url, api_key)
+    collection = f"IdpRunbookIngest{uuid.uuid4().hex[:8]}"
+    try:
+        first = WeaviateIndex(client, load_runbooks([team]), encoder=None, collection=collection)
+        again = WeaviateIndex(client, load_runbooks([team]), encoder=None, collection=collection)
+        assert first.written == 4 and (again.written, again.removed) == (0, 0)
+        ledger = team / "ledger.md"
+        ledger.write_text(
+            ledger.read_text(encoding="utf-8").replace("Alert on drift.", "Page on drift."), "utf-8"
+        )
+        changed = WeaviateIndex(client, load_runbooks([team]), encoder=None, collection=collection)
+        assert (changed.written, changed.removed) == (4, 4)
+    finally:
+        client.collections.delete(collection)
+        client.close()
+
+
 # ----- the analyzer -----------------------------------------------------------------------------
 
 
