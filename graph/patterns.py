@@ -164,6 +164,50 @@ PATTERNS: tuple[Pattern, ...] = (
         "sandbox",
     ),
     _p(
+        "FailedScheduling",
+        r"topology spread constraints|node\(s\) were unschedulable|didn't find available persistent volumes|"
+        r"persistentvolumeclaim \"?[\w.-]+\"? not found|too many pods",
+        0.5,
+        "scheduling detail",
+    ),
+    _p(
+        "NodeNotReady",
+        r"networkpluginnotready|kubelet (is )?(down|not running)|node(s)? (went|is|are) down|pid pressure",
+        0.5,
+        "node detail",
+    ),
+    _p(
+        "PodSandboxFailure",
+        r"failed to (set ?up|create) (network for|pod) sandbox|is the agent running\?",
+        0.6,
+        "sandbox detail",
+    ),
+    _p(
+        "QuotaExceeded",
+        r"failed quota|(maximum|minimum) (cpu|memory|ephemeral-storage|storage) usage per (container|pod)|"
+        r"max limit to request ratio",
+        0.6,
+        "quota detail",
+    ),
+    _p(
+        "HPAFailure",
+        r"failedgetscale|scaletargetref|unable to fetch metrics|metrics\.k8s\.io|targets? +<unknown>",
+        0.5,
+        "hpa detail",
+    ),
+    _p(
+        "JobFailed",
+        r"activedeadlineseconds|active longer than specified deadline|hooks? failed: job",
+        0.5,
+        "job detail",
+    ),
+    _p(
+        "RolloutStuck",
+        r"rollout (status )?(never finishes|just waits|waits forever)|statefulset.{0,40}revert|ondelete",
+        0.4,
+        "rollout detail",
+    ),
+    _p(
         "CertificateError",
         r"x509|certificate (has )?expired|err_cert|tls handshake|certificate signed by unknown|"
         r"cert-manager|certificate",
