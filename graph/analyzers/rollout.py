@@ -52,6 +52,10 @@ def pod_level_failure(pod: K8sObject) -> str | None:
             return c.last_reason or "restarting"
         if c.init and c.terminated_reason not in (None, "Completed"):
             return "Init:" + str(c.terminated_reason)
+    if status.get("phase") == "Pending":
+        # Scheduled but never started at the deadline: a mount, sandbox or image problem.
+        waiting = next((c.waiting_reason for c in container_states(pod) if c.waiting_reason), None)
+        return waiting or "Pending"
     if status.get("phase") == "Running" and not is_terminating(pod):
         ready = pod_condition(pod, "Ready")
         if (
