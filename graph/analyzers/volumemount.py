@@ -215,19 +215,27 @@ class VolumeMountFailureAnalyzer(Analyzer):
         elif _ZONE.search(message):
             cause_id = "volume.zone-mismatch"
             node_zone = self._node_zone(view, pod)
+            disk_zone = self._volume_zone(view, pod)
             cause = (
                 f"The volume{f' {volume}' if volume else ''} of {where} cannot be attached: the disk is in another "
-                f"zone than node {(pod.get('spec') or {}).get('nodeName')}{f' ({node_zone})' if node_zone else ''}."
+                f"zone{f' ({disk_zone})' if disk_zone else ''} than node {(pod.get('spec') or {}).get('nodeName')}"
+                f"{f' ({node_zone})' if node_zone else ''}."
             )
             if node_zone:
                 facts.append(Fact(f"node zone {node_zone}", "Node labels topology.kubernetes.io/zone"))
+            if disk_zone and kind_word != "pod":
+                body = f'{{"nodeSelector":{{"topology.kubernetes.io/zone":"{disk_zone}"}}}}'
+                for part in reversed(template_prefix(kind_word).strip("/").split("/")):
+                    body = f'{{"{part}":{body}}}'
+                fixes.append(f"kubectl patch {kind_word} {workload}{ns_flag(ns)} -p '{body}'")
             fixes.append("kubectl get pv -o custom-columns=NAME:.metadata.name,ZONE:.spec.nodeAffinity")
+            # volumeBindingMode is immutable: a StorageClass that binds in the pod's zone is a new one.
             fixes.append(
-                'kubectl patch storageclass <storageclass> -p \'{"volumeBindingMode":"WaitForFirstConsumer"}\''
+                "kubectl get storageclass -o custom-columns=NAME:.metadata.name,BINDING:.volumeBindingMode"
             )
         elif _NFS.search(message):
             cause_id = "volume.nfs"
-            node = (pod.get("spec") or {}).get("nodeName")
+            node = str((pod.get("spec") or {}).get("nodeName") or "<node>")
             server, export = self._nfs_target(pod, volume, message)
             if re.search(r"bad option|helper program", message):
                 detail = "the node has no NFS client (mount.nfs is missing): install nfs-common / nfs-utils on the node image"
@@ -301,6 +309,22 @@ class VolumeMountFailureAnalyzer(Analyzer):
                 return str(nfs.get("server")), str(nfs.get("path"))
         found = re.search(r"-t nfs\S* (?:-o \S+ )?([\w.-]+):(/\S*)", message)
         return (found.group(1), found.group(2)) if found else ("<nfs-server>", "<export>")
+
+    @staticmethod
+    def _volume_zone(view: EvidenceView, pod: K8sObject) -> str | None:
+        """The zone a claimed PersistentVolume is pinned to by its node affinity, when read."""
+        ns = namespace_of(pod)
+        for item in pod_spec(pod).get("volumes") or []:
+            claim_name = (item.get("persistentVolumeClaim") or {}).get("claimName")
+            claim = view.obj("PersistentVolumeClaim", str(claim_name), ns) if claim_name else None
+            volume_name = ((claim or {}).get("spec") or {}).get("volumeName")
+            pv = view.obj("PersistentVolume", str(volume_name)) if volume_name else None
+            required = (((pv or {}).get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}
+            for term in required.get("nodeSelectorTerms") or []:
+                for expr in term.get("matchExpressions") or []:
+                    if "zone" in str(expr.get("key")) and expr.get("values"):
+                        return str(expr["values"][0])
+        return None
 
     @staticmethod
     def _node_zone(view: EvidenceView, pod: K8sObject) -> str | None:

@@ -1,0 +1,965 @@
+"""Pod-level analyzers: ImagePullBackOff, CreateContainerConfigError, CreateContainerError,
+InitContainerFailure, ProbeFailure, VolumeMountFailure, Evicted.
+
+Table-driven over seeded evidence (the objects an inspection would have read), k8sgpt-style,
+plus graph runs through the real SnapshotReader over the eval cases of these categories.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals.cases import load_case
+from evals.scoring import score
+from graph.analysis import run_analyzers
+from graph.analyzers.base import Analyzer, Finding
+from graph.analyzers.common import similar_names
+from graph.analyzers.createcontainer import CreateContainerErrorAnalyzer
+from graph.analyzers.createcontainerconfig import CreateContainerConfigErrorAnalyzer
+from graph.analyzers.evicted import EvictedAnalyzer
+from graph.analyzers.imagepull import ImagePullBackOffAnalyzer, split_image
+from graph.analyzers.initcontainer import InitContainerFailureAnalyzer
+from graph.analyzers.probe import ProbeFailureAnalyzer, listening_ports
+from graph.analyzers.volumemount import VolumeMountFailureAnalyzer
+from graph.builder import graph
+from graph.context import Context, Deps
+from graph.evidence import EvidenceView, K8sObject, empty_evidence, key_of, log_key
+from graph.safety import unsafe_reason
+from graph.schemas import ReadSpec
+from tools.snapshot import SnapshotReader
+
+NS = "shop"
+CASES = Path(__file__).resolve().parents[1] / "evals" / "cases"
+POD = "api-6d4f9c7b8-x2x9q"
+
+
+# --- builders: the smallest objects that still look like what the API returns ---
+
+
+def _meta(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "namespace": NS, "uid": f"uid-{name}", **extra}
+
+
+def _owner(kind: str, name: str) -> list[dict[str, Any]]:
+    return [{"kind": kind, "name": name, "controller": True, "uid": f"uid-{name}"}]
+
+
+def container(name: str = "api", **extra: Any) -> K8sObject:
+    return {"name": name, "image": f"registry.example.com/team/{name}:2.0.0", **extra}
+
+
+def pod(
+    name: str = POD,
+    containers: list[K8sObject] | None = None,
+    statuses: list[K8sObject] | None = None,
+    *,
+    init: list[K8sObject] | None = None,
+    init_statuses: list[K8sObject] | None = None,
+    phase: str = "Running",
+    spec: dict[str, Any] | None = None,
+    status: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
+) -> K8sObject:
+    rs = name.rsplit("-", 1)[0]
+    body: dict[str, Any] = {"containers": containers or [container()], "nodeName": "node-1", **(spec or {})}
+    if init:
+        body["initContainers"] = init
+    pod_status: dict[str, Any] = {"phase": phase, "containerStatuses": statuses or [], **(status or {})}
+    if init_statuses:
+        pod_status["initContainerStatuses"] = init_statuses
+    return {
+        "kind": "Pod",
+        "metadata": _meta(
+            name,
+            ownerReferences=_owner("ReplicaSet", rs),
+            labels={"app": "api", "pod-template-hash": rs.rsplit("-", 1)[1], **(labels or {})},
+        ),
+        "spec": body,
+        "status": pod_status,
+    }
+
+
+def replicaset(name: str, containers: list[K8sObject], ready: int = 0) -> K8sObject:
+    status: dict[str, Any] = {"replicas": 2}
+    if ready:
+        status["readyReplicas"] = ready
+    return {
+        "kind": "ReplicaSet",
+        "metadata": _meta(name, ownerReferences=_owner("Deployment", "api")),
+        "spec": {"template": {"spec": {"containers": containers}}},
+        "status": status,
+    }
+
+
+DEPLOYMENT: K8sObject = {"kind": "Deployment", "metadata": _meta("api"), "spec": {}, "status": {}}
+
+
+def waiting(reason: str, message: str | None = None, name: str = "api", **extra: Any) -> K8sObject:
+    state: dict[str, Any] = {"reason": reason}
+    if message is not None:
+        state["message"] = message
+    return {"name": name, "ready": False, "restartCount": 0, "state": {"waiting": state}, **extra}
+
+
+def crashed(name: str, reason: str, code: int, message: str | None = None, restarts: int = 5) -> K8sObject:
+    last: dict[str, Any] = {"reason": reason, "exitCode": code}
+    if message:
+        last["message"] = message
+    return waiting(
+        "CrashLoopBackOff", "back-off 5m0s", name=name, restartCount=restarts, lastState={"terminated": last}
+    )
+
+
+def running(
+    name: str = "api", ready: bool = True, restarts: int = 0, last: dict[str, Any] | None = None
+) -> K8sObject:
+    return {
+        "name": name,
+        "ready": ready,
+        "restartCount": restarts,
+        "state": {"running": {"startedAt": "2024-05-01T09:00:00Z"}},
+        "lastState": {"terminated": last} if last else {},
+    }
+
+
+def event(
+    reason: str, message: str, *, target: str = POD, kind: str = "Pod", field: str | None = None
+) -> K8sObject:
+    involved: dict[str, Any] = {"kind": kind, "name": target, "namespace": NS}
+    if field:
+        involved["fieldPath"] = field
+    return {
+        "kind": "Event",
+        "metadata": _meta(f"{target}.{abs(hash(reason + message)) % 10**8:08x}"),
+        "involvedObject": involved,
+        "reason": reason,
+        "message": message,
+        "count": 3,
+        "lastTimestamp": "2024-05-01T10:00:00Z",
+    }
+
+
+def view_of(
+    objects: list[K8sObject],
+    *,
+    logs: dict[tuple[str, str, bool], str] | None = None,
+    reads: dict[str, str] | None = None,
+) -> EvidenceView:
+    evidence = empty_evidence(NS)
+    for obj in objects:
+        evidence["objects"][key_of(obj)] = obj
+    for (pod_name, container_name, previous), text in (logs or {}).items():
+        evidence["logs"][log_key(NS, pod_name, container_name, previous)] = text
+    evidence["focus"] = [key_of(o) for o in objects if o.get("kind") == "Pod"][:1]
+    evidence["reads"].update(reads or {})
+    return EvidenceView(evidence, "", {}, [])
+
+
+def analyze(analyzer: Analyzer, view: EvidenceView) -> Finding:
+    finding = analyzer.analyze(view)
+    assert finding is not None, f"{analyzer.category} found nothing"
+    for command in finding.fix_commands:
+        assert unsafe_reason(command) is None, command
+    return finding
+
+
+def text_of(finding: Finding) -> str:
+    return " ".join([finding.root_cause, *(f.text for f in finding.facts)])
+
+
+def fixes_of(finding: Finding) -> str:
+    return "\n".join(finding.fix_commands)
+
+
+def absent(kind: str, name: str) -> dict[str, str]:
+    return {ReadSpec(verb="get", kind=kind, namespace=NS, name=name).key(): "no_data"}
+
+
+# --- shared helpers ---
+
+
+@pytest.mark.parametrize(
+    ("name", "candidates", "expected"),
+    [
+        ("gateway-nginx-conf", ["gateway-nginx-config", "kube-root-ca.crt"], ["gateway-nginx-config"]),
+        ("audit-db-credentials", ["audit-api-db-credentials", "audit-api-tls"], ["audit-api-db-credentials"]),
+        ("redis-mastr", ["redis-master", "redis-replicas"], ["redis-master"]),
+        # A different word is another object, not a rename, however many letters match.
+        ("billing-worker-env", ["billing-worker-cron", "billing-api-config"], []),
+        ("payments-db", ["payments-api"], []),
+    ],
+)
+def test_similar_names_compares_word_by_word(name: str, candidates: list[str], expected: list[str]) -> None:
+    assert similar_names(name, candidates) == expected
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("nginx", ("docker.io", "library/nginx", "latest")),
+        ("fluent/fluent-bit:3.1.4", ("docker.io", "fluent/fluent-bit", "3.1.4")),
+        ("ghcr.io/acme/web:v2", ("ghcr.io", "acme/web", "v2")),
+        ("registry.local:5000/team/app@sha256:abc", ("registry.local:5000", "team/app", "sha256:abc")),
+    ],
+)
+def test_split_image(image: str, expected: tuple[str, str, str]) -> None:
+    assert split_image(image) == expected
+
+
+# --- ImagePullBackOff ---
+
+_IMG = "registry.example.com/team/api:2.0.0"
+
+
+@pytest.mark.parametrize(
+    ("message", "root_id", "in_fix"),
+    [
+        (
+            f'Failed to pull image "{_IMG}": rpc error: code = NotFound desc = failed to resolve reference '
+            f'"{_IMG}": registry.example.com/team/api:2.0.0: not found',
+            "imagepull.not-found",
+            "crane ls registry.example.com/team/api",
+        ),
+        (
+            f'Failed to pull image "{_IMG}": failed to authorize: failed to fetch anonymous token: 401 Unauthorized',
+            "imagepull.auth",
+            "kubectl create secret docker-registry",
+        ),
+        (
+            f'Failed to pull image "{_IMG}": 429 Too Many Requests - Server message: toomanyrequests: You have '
+            "reached your pull rate limit.",
+            "imagepull.rate-limit",
+            "docker-registry",
+        ),
+        (
+            f'Failed to pull image "{_IMG}": no matching manifest for linux/arm64/v8 in the manifest list entries',
+            "imagepull.architecture",
+            "--platform linux/amd64,linux/arm64",
+        ),
+        (
+            f'Failed to pull image "{_IMG}": dial tcp: lookup registry.example.com on 10.0.0.2:53: no such host',
+            "imagepull.unreachable",
+            "nslookup registry.example.com",
+        ),
+    ],
+)
+def test_image_pull_sub_causes(message: str, root_id: str, in_fix: str) -> None:
+    view = view_of(
+        [
+            pod(statuses=[waiting("ImagePullBackOff", f'Back-off pulling image "{_IMG}"', image=_IMG)]),
+            event("Failed", message, field="spec.containers{api}"),
+            event("Failed", "Error: ErrImagePull", field="spec.containers{api}"),
+        ],
+        reads=absent("ServiceAccount", "default"),
+    )
+    finding = analyze(ImagePullBackOffAnalyzer(), view)
+    assert finding.root_cause_id == root_id
+    assert in_fix in fixes_of(finding)
+    assert finding.score >= 0.9
+
+
+def test_not_found_rolls_back_to_the_image_the_previous_replicaset_serves() -> None:
+    old = replicaset("api-5f8b6d7c4", [container(image="registry.example.com/team/api:1.9.3")], ready=2)
+    view = view_of(
+        [
+            pod(statuses=[waiting("ErrImagePull", "manifest unknown", image=_IMG)]),
+            old,
+            replicaset("api-6d4f9c7b8", [container()]),
+            DEPLOYMENT,
+        ]
+    )
+    finding = analyze(ImagePullBackOffAnalyzer(), view)
+    assert (
+        "kubectl set image deployment/api -n shop api=registry.example.com/team/api:1.9.3"
+        in finding.fix_commands
+    )
+
+
+def test_auth_failure_names_the_missing_pull_secret_and_creates_it() -> None:
+    view = view_of(
+        [
+            pod(
+                statuses=[waiting("ImagePullBackOff", image=_IMG)],
+                spec={"imagePullSecrets": [{"name": "team-registry"}]},
+            ),
+            event("Failed", f'Failed to pull image "{_IMG}": unexpected status: 401 Unauthorized'),
+        ],
+        reads=absent("Secret", "team-registry"),
+    )
+    finding = analyze(ImagePullBackOffAnalyzer(), view)
+    assert "team-registry" in finding.root_cause and "does not exist" in finding.root_cause
+    assert fixes_of(finding).startswith("kubectl create secret docker-registry team-registry -n shop")
+
+
+def test_image_pull_plan_reads_credentials_only_for_auth_errors() -> None:
+    base = pod(
+        statuses=[waiting("ErrImagePull", image=_IMG)], spec={"imagePullSecrets": [{"name": "regcred"}]}
+    )
+    denied = view_of([base, event("Failed", f'Failed to pull image "{_IMG}": pull access denied')])
+    assert {(s.kind, s.name) for s in ImagePullBackOffAnalyzer().plan(denied)} == {
+        ("Secret", "regcred"),
+        ("ServiceAccount", "default"),
+    }
+    missing_tag = view_of([base, event("Failed", f'Failed to pull image "{_IMG}": not found')])
+    assert ImagePullBackOffAnalyzer().plan(missing_tag) == []
+
+
+def test_invalid_image_name_proposes_a_parseable_reference() -> None:
+    bad = "Registry.Example.com/Team/API:2.0.0"
+    view = view_of(
+        [
+            pod(
+                containers=[container(image=bad)],
+                statuses=[
+                    waiting(
+                        "InvalidImageName",
+                        f'Failed to apply default image tag "{bad}": invalid reference format',
+                    )
+                ],
+            )
+        ]
+    )
+    finding = analyze(ImagePullBackOffAnalyzer(), view)
+    assert finding.root_cause_id == "imagepull.invalid-name"
+    assert "api=registry.example.com/team/api:2.0.0" in fixes_of(finding)
+
+
+# --- CreateContainerConfigError ---
+
+
+def test_missing_key_points_back_at_the_key_the_serving_version_reads() -> None:
+    env_new = [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "DB_PASSWORD"}}}]
+    env_old = [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]
+    message = "couldn't find key DB_PASSWORD in Secret shop/db"
+    view = view_of(
+        [
+            pod(
+                containers=[container(env=env_new)], statuses=[waiting("CreateContainerConfigError", message)]
+            ),
+            replicaset("api-5f8b6d7c4", [container(env=env_old)], ready=2),
+            replicaset("api-6d4f9c7b8", [container(env=env_new)]),
+            DEPLOYMENT,
+            {"kind": "Secret", "metadata": _meta("db"), "type": "Opaque"},
+        ]
+    )
+    finding = analyze(CreateContainerConfigErrorAnalyzer(), view)
+    assert finding.root_cause_id == "createconfig.missing-key"
+    assert "no key DB_PASSWORD" in finding.root_cause and "password" in finding.root_cause
+    assert (
+        '"path":"/spec/template/spec/containers/0/env/0/valueFrom/secretKeyRef/key","value":"password"'
+        in (fixes_of(finding))
+    )
+    assert "kubectl patch secret db -n shop --type=merge" in fixes_of(finding)
+
+
+@pytest.mark.parametrize(
+    ("message", "existing", "root_id", "in_fix"),
+    [
+        (
+            'configmap "api-env" not found',
+            [],
+            "createconfig.missing-configmap",
+            "kubectl create configmap api-env -n shop --from-env-file=<file>",
+        ),
+        (
+            'secret "db-credentials" not found',
+            ["api-db-credentials"],
+            "createconfig.missing-secret",
+            '"value":"api-db-credentials"',
+        ),
+    ],
+)
+def test_missing_object(message: str, existing: list[str], root_id: str, in_fix: str) -> None:
+    kind = "ConfigMap" if message.startswith("configmap") else "Secret"
+    ref_field = {"configMapRef": {"name": "api-env"}} if kind == "ConfigMap" else None
+    spec = (
+        container(envFrom=[ref_field])
+        if ref_field
+        else container(
+            env=[
+                {"name": "DB_USER", "valueFrom": {"secretKeyRef": {"name": "db-credentials", "key": "user"}}}
+            ]
+        )
+    )
+    objects = [pod(containers=[spec], statuses=[waiting("CreateContainerConfigError", message)]), DEPLOYMENT]
+    objects += [{"kind": kind, "metadata": _meta(name)} for name in existing]
+    finding = analyze(CreateContainerConfigErrorAnalyzer(), view_of(objects))
+    assert finding.root_cause_id == root_id
+    assert in_fix in fixes_of(finding)
+
+
+def test_run_as_non_root_sets_a_user_on_the_named_container() -> None:
+    message = 'container has runAsNonRoot and image will run as root (pod: "x", container: api)'
+    finding = analyze(
+        CreateContainerConfigErrorAnalyzer(),
+        view_of([pod(statuses=[waiting("CreateContainerConfigError", message)]), DEPLOYMENT]),
+    )
+    assert finding.root_cause_id == "createconfig.run-as-non-root"
+    assert '"name":"api","securityContext":{"runAsUser":10001' in fixes_of(finding)
+
+
+def test_config_plan_gets_the_object_then_lists_similar_names_once_it_is_absent() -> None:
+    objects = [pod(statuses=[waiting("CreateContainerConfigError", 'secret "db" not found')])]
+    first = CreateContainerConfigErrorAnalyzer().plan(view_of(objects))
+    assert [(s.verb, s.kind, s.name) for s in first] == [("get", "Secret", "db")]
+    second = CreateContainerConfigErrorAnalyzer().plan(view_of(objects, reads=absent("Secret", "db")))
+    assert [(s.verb, s.kind) for s in second] == [("list", "Secret")]
+
+
+# --- CreateContainerError ---
+
+
+def test_start_error_under_crashloop_is_a_create_container_error() -> None:
+    message = (
+        "failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create "
+        'failed: unable to start container process: exec: "gunicorn": executable file not found in $PATH: unknown'
+    )
+    view = view_of(
+        [
+            pod(
+                containers=[container(command=["gunicorn"], args=["app:wsgi"])],
+                statuses=[crashed("api", "StartError", 128, message)],
+            ),
+            DEPLOYMENT,
+        ]
+    )
+    findings = run_analyzers(view)
+    assert findings[0].category == "CreateContainerError"
+    top = findings[0]
+    assert top.root_cause_id == "createcontainer.executable-not-found"
+    assert 'exec: "gunicorn": executable file not found in $PATH' in top.root_cause
+    assert '"path":"/spec/template/spec/containers/0/command"' in fixes_of(top)
+
+
+def test_exec_format_error_in_the_log_names_the_node_architecture() -> None:
+    node = {"kind": "Node", "metadata": {"name": "node-1", "labels": {"kubernetes.io/arch": "amd64"}}}
+    view = view_of(
+        [pod(statuses=[crashed("api", "Error", 1)]), node, DEPLOYMENT],
+        logs={(POD, "api", True): "exec /usr/local/bin/api: exec format error"},
+    )
+    findings = run_analyzers(view)
+    assert findings[0].category == "CreateContainerError"
+    assert findings[0].root_cause_id == "createcontainer.exec-format"
+    assert "amd64" in findings[0].root_cause
+    assert "--platform linux/amd64" in fixes_of(findings[0])
+
+
+def test_directory_mounted_onto_a_file_adds_a_sub_path() -> None:
+    message = (
+        'error mounting "/var/lib/kubelet/pods/u/volumes/kubernetes.io~configmap/conf" to rootfs at '
+        '"/etc/nginx/nginx.conf": mount src:dst (via /proc/self/fd/6), flags: 0x5001: not a directory: unknown'
+    )
+    mounts = [{"name": "conf", "mountPath": "/etc/nginx/nginx.conf"}]
+    view = view_of(
+        [
+            pod(
+                containers=[container(volumeMounts=mounts)],
+                statuses=[crashed("api", "StartError", 128, message)],
+            )
+        ]
+    )
+    finding = analyze(CreateContainerErrorAnalyzer(), view)
+    assert finding.root_cause_id == "createcontainer.bad-mount-path"
+    assert "/etc/nginx/nginx.conf" in finding.root_cause and "not a directory" in finding.root_cause
+    assert (
+        '"op":"add","path":"/spec/template/spec/containers/0/volumeMounts/0/subPath","value":"nginx.conf"'
+        in (fixes_of(finding))
+    )
+
+
+def test_init_container_start_errors_belong_to_the_init_label() -> None:
+    view = view_of(
+        [
+            pod(
+                init=[container("setup")],
+                init_statuses=[
+                    crashed("setup", "StartError", 128, 'exec: "setup.sh": executable file not found')
+                ],
+                statuses=[waiting("PodInitializing")],
+                phase="Pending",
+            )
+        ]
+    )
+    assert CreateContainerErrorAnalyzer().analyze(view) is None
+    assert run_analyzers(view)[0].category == "InitContainerFailure"
+
+
+# --- InitContainerFailure ---
+
+
+def _init_pod(log_name: str = "migrate", image_pull: bool = False) -> K8sObject:
+    state = (
+        waiting("ImagePullBackOff", name=log_name)
+        if image_pull
+        else crashed(log_name, "Error", 1, restarts=8)
+    )
+    return pod(
+        init=[container(log_name, envFrom=[{"configMapRef": {"name": "api-config"}}])],
+        init_statuses=[state],
+        statuses=[waiting("PodInitializing")],
+        phase="Pending",
+    )
+
+
+def _service(name: str, port: int, selector: dict[str, str]) -> K8sObject:
+    return {
+        "kind": "Service",
+        "metadata": _meta(name),
+        "spec": {"selector": selector, "ports": [{"port": port}]},
+    }
+
+
+def test_unknown_host_proposes_the_service_on_the_same_port_and_patches_its_source() -> None:
+    log = "Caused by: java.net.UnknownHostException: api-db.shop.svc.cluster.local\njdbc:postgresql://api-db.shop.svc.cluster.local:5432/app"
+    objects = [
+        _init_pod(),
+        DEPLOYMENT,
+        _service("api", 5432, {"app": "api"}),  # the pod's own Service, even on a matching port, is not it
+        _service("api-web", 80, {"app": "web"}),
+        _service("shop-postgres", 5432, {"app": "postgres"}),
+        {
+            "kind": "ConfigMap",
+            "metadata": _meta("api-config"),
+            "data": {"DB_HOST": "api-db.shop.svc.cluster.local"},
+        },
+    ]
+    reads = {ReadSpec(verb="list", kind="Service", namespace=NS).key(): "ok"}
+    finding = analyze(
+        InitContainerFailureAnalyzer(), view_of(objects, logs={(POD, "migrate", True): log}, reads=reads)
+    )
+    assert finding.root_cause_id == "init.unknown-host"
+    assert "shop-postgres" in finding.root_cause
+    assert '"DB_HOST":"shop-postgres.shop.svc.cluster.local"' in fixes_of(finding)
+    assert "kubectl rollout restart deployment/api -n shop" in finding.fix_commands
+
+
+def test_init_plan_reads_the_log_then_the_services_the_log_points_at() -> None:
+    objects = [_init_pod()]
+    plan = InitContainerFailureAnalyzer().plan(view_of(objects))
+    assert [(s.verb, s.container, s.previous) for s in plan] == [("logs", "migrate", True)]
+    log = {(POD, "migrate", True): "dial tcp: lookup api-db on 10.96.0.10:53: no such host"}
+    kinds = {(s.verb, s.kind) for s in InitContainerFailureAnalyzer().plan(view_of(objects, logs=log))}
+    assert ("list", "Service") in kinds and ("get", "ConfigMap") in kinds
+
+
+@pytest.mark.parametrize(
+    ("log", "root_id", "quoted"),
+    [
+        (
+            'ERROR: Migration V7__orders.sql failed\nMessage    : ERROR: relation "orders" already exists',
+            "init.migration-failed",
+            'relation "orders" already exists',
+        ),
+        (
+            "Could not connect to Redis at redis.shop.svc.cluster.local:6379: Connection refused",
+            "init.dependency-unreachable",
+            "redis.shop.svc.cluster.local:6379",
+        ),
+        ("chown: /data/db: Operation not permitted", "init.permission-denied", "Operation not permitted"),
+    ],
+)
+def test_init_failure_reasons(log: str, root_id: str, quoted: str) -> None:
+    finding = analyze(
+        InitContainerFailureAnalyzer(), view_of([_init_pod()], logs={(POD, "migrate", True): log})
+    )
+    assert finding.root_cause_id == root_id
+    assert quoted in text_of(finding)
+    assert "kubectl logs api-6d4f9c7b8-x2x9q -n shop -c migrate --previous" in finding.fix_commands
+
+
+def test_dependency_without_ready_endpoints_is_named() -> None:
+    endpoints = {"kind": "Endpoints", "metadata": _meta("redis")}
+    log = {
+        (
+            POD,
+            "migrate",
+            True,
+        ): "Could not connect to Redis at redis.shop.svc.cluster.local:6379: Connection refused"
+    }
+    objects = [_init_pod(), _service("redis", 6379, {"app": "redis"}), endpoints]
+    finding = analyze(InitContainerFailureAnalyzer(), view_of(objects, logs=log))
+    assert "Service redis has no ready endpoints" in finding.root_cause
+    assert "kubectl get pods -n shop -l app=redis -o wide" in finding.fix_commands
+
+
+def test_init_image_pull_is_left_to_the_image_pull_label() -> None:
+    view = view_of([_init_pod(image_pull=True)])
+    assert InitContainerFailureAnalyzer().analyze(view) is None
+    assert run_analyzers(view)[0].category == "ImagePullBackOff"
+
+
+# --- ProbeFailure ---
+
+
+def _probe_pod(
+    probe_field: str, probe: dict[str, Any], status: K8sObject, ports: list[int] | None = None
+) -> K8sObject:
+    return pod(
+        containers=[container(ports=[{"containerPort": p} for p in ports or [8080]], **{probe_field: probe})],
+        statuses=[status],
+    )
+
+
+def test_liveness_on_the_wrong_port_uses_the_port_the_app_listens_on() -> None:
+    probe = {"httpGet": {"path": "/healthz", "port": 8081}, "initialDelaySeconds": 10}
+    objects = [
+        _probe_pod(
+            "livenessProbe",
+            probe,
+            running(restarts=12, last={"reason": "Completed", "exitCode": 0}),
+            [8080, 9090],
+        ),
+        DEPLOYMENT,
+        event(
+            "Unhealthy",
+            'Liveness probe failed: Get "http://10.0.0.5:8081/healthz": dial tcp 10.0.0.5:8081: connect: connection refused',
+            field="spec.containers{api}",
+        ),
+        event(
+            "Killing", "Container api failed liveness probe, will be restarted", field="spec.containers{api}"
+        ),
+    ]
+    log = '{"msg":"metrics listening","addr":":9090"}\n{"time":"12:00:01","msg":"http server listening","addr":":8080"}'
+    findings = run_analyzers(view_of(objects, logs={(POD, "api", False): log}))
+    top = findings[0]
+    assert (top.category, top.root_cause_id) == ("ProbeFailure", "probe.wrong-port")
+    assert "8081" in top.root_cause and "8080" in top.root_cause
+    assert '"name":"api","livenessProbe":{"httpGet":{"port":8080}}' in fixes_of(top)
+
+
+@pytest.mark.parametrize(
+    ("failure", "probe", "log", "root_id", "in_fix"),
+    [
+        (
+            "Readiness probe failed: HTTP probe failed with statuscode: 404",
+            {"httpGet": {"path": "/health", "port": 8080}},
+            '{"msg":"routes","routes":["/v1/items","/healthz"]}',
+            "probe.wrong-path",
+            '"readinessProbe":{"httpGet":{"path":"/healthz"}}',
+        ),
+        (
+            'Readiness probe failed: Get "http://10.0.0.5:8080/ready": context deadline exceeded (Client.Timeout '
+            "exceeded while awaiting headers)",
+            {"httpGet": {"path": "/ready", "port": 8080}, "timeoutSeconds": 1},
+            "",
+            "probe.timeout",
+            '"readinessProbe":{"timeoutSeconds":5}',
+        ),
+        (
+            'Readiness probe failed: Get "http://10.0.0.5:8080/ready": dial tcp 10.0.0.5:8080: connect: connection refused',
+            {"httpGet": {"path": "/ready", "port": 8080}, "initialDelaySeconds": 5},
+            "Loading model 3/9 shards",
+            "probe.slow-start",
+            '"startupProbe":{"httpGet":{"path":"/ready","port":8080}',
+        ),
+    ],
+)
+def test_readiness_failures(failure: str, probe: dict[str, Any], log: str, root_id: str, in_fix: str) -> None:
+    objects = [
+        _probe_pod("readinessProbe", probe, running(ready=False)),
+        DEPLOYMENT,
+        event("Unhealthy", failure, field="spec.containers{api}"),
+    ]
+    finding = analyze(
+        ProbeFailureAnalyzer(), view_of(objects, logs={(POD, "api", False): log} if log else None)
+    )
+    assert finding.root_cause_id == root_id
+    assert in_fix in fixes_of(finding)
+    assert finding.score >= 0.85
+
+
+def test_readiness_noise_of_a_crashing_app_is_left_to_crashloop() -> None:
+    objects = [
+        _probe_pod(
+            "readinessProbe", {"httpGet": {"path": "/ready", "port": 8080}}, crashed("api", "Error", 1)
+        ),
+        DEPLOYMENT,
+        event(
+            "Unhealthy",
+            'Readiness probe failed: Get "http://10.0.0.5:8080/ready": dial tcp 10.0.0.5:8080: connect: connection refused',
+            field="spec.containers{api}",
+        ),
+    ]
+    view = view_of(objects, logs={(POD, "api", True): "panic: missing DATABASE_URL"})
+    probe = ProbeFailureAnalyzer().analyze(view)
+    assert probe is not None and probe.score <= 0.5
+    assert run_analyzers(view)[0].category == "CrashLoopBackOff"
+
+
+@pytest.mark.parametrize(
+    ("log", "ports"),
+    [
+        ('{"time":"2024-02-06T15:32:10.930Z","msg":"http server listening","addr":":8080"}', [(8080, False)]),
+        ("2024-01-01 10:00:00,123 INFO Listening on 0.0.0.0:3000", [(3000, False)]),
+        (
+            "Started ServerConnector@1{HTTP/1.1}{0.0.0.0:8080}; metrics server listening on port 9090",
+            [(8080, True), (9090, True)],
+        ),
+        ("12:00:01 ready", []),
+    ],
+)
+def test_listening_ports_ignore_clock_times(log: str, ports: list[tuple[int, bool]]) -> None:
+    assert listening_ports(log) == ports
+
+
+# --- VolumeMountFailure ---
+
+
+def _mounting_pod(volumes: list[dict[str, Any]]) -> K8sObject:
+    return pod(statuses=[waiting("ContainerCreating")], phase="Pending", spec={"volumes": volumes})
+
+
+@pytest.mark.parametrize(
+    ("message", "volumes", "extra", "root_id", "in_fix"),
+    [
+        (
+            'MountVolume.SetUp failed for volume "conf" : configmap "api-conf" not found',
+            [{"name": "conf", "configMap": {"name": "api-conf"}}],
+            [{"kind": "ConfigMap", "metadata": _meta("api-config")}],
+            "volume.missing-configmap",
+            '"path":"/spec/template/spec/volumes/0/configMap/name","value":"api-config"',
+        ),
+        (
+            'MountVolume.SetUp failed for volume "tls" : secret "api-tls" not found',
+            [{"name": "tls", "secret": {"secretName": "api-tls"}}],
+            [],
+            "volume.missing-secret",
+            "kubectl create secret generic api-tls -n shop",
+        ),
+        (
+            'Multi-Attach error for volume "pvc-123" Volume is already used by pod(s) api-5f8b6d7c4-abcde',
+            [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
+            [
+                {
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": _meta("data"),
+                    "spec": {"accessModes": ["ReadWriteOnce"], "volumeName": "pvc-123"},
+                }
+            ],
+            "volume.multi-attach",
+            '"strategy":{"type":"Recreate"',
+        ),
+        (
+            'MountVolume.SetUp failed for volume "media" : mount failed: exit status 32\nMounting arguments: -t nfs '
+            "10.1.2.3:/exports/media /var/lib/kubelet/x\nOutput: mount.nfs: Connection timed out",
+            [{"name": "media", "nfs": {"server": "10.1.2.3", "path": "/exports/media"}}],
+            [],
+            "volume.nfs",
+            "nc -zv -w 3 10.1.2.3 2049",
+        ),
+        (
+            'MountVolume.MountDevice failed for volume "pvc-9" : kubernetes.io/csi: attacher.MountDevice failed to create '
+            "newCsiDriverClient: driver name ebs.csi.aws.com not found in the list of registered CSI drivers",
+            [],
+            [],
+            "volume.csi-driver-missing",
+            "spec.nodeName=node-1",
+        ),
+    ],
+)
+def test_volume_sub_causes(
+    message: str, volumes: list[dict[str, Any]], extra: list[K8sObject], root_id: str, in_fix: str
+) -> None:
+    reason = "FailedAttachVolume" if message.startswith("Multi-Attach") else "FailedMount"
+    objects = [_mounting_pod(volumes), DEPLOYMENT, event(reason, message), *extra]
+    objects.append(
+        event(
+            "FailedMount",
+            "Unable to attach or mount volumes: unmounted volumes=[x], unattached volumes=[], failed to process "
+            "volumes=[]: timed out waiting for the condition",
+        )
+    )
+    finding = analyze(VolumeMountFailureAnalyzer(), view_of(objects))
+    assert finding.root_cause_id == root_id
+    assert in_fix in fixes_of(finding)
+    assert finding.score >= 0.9
+
+
+def test_zone_mismatch_pins_the_workload_to_the_disk_zone() -> None:
+    claim = {
+        "kind": "PersistentVolumeClaim",
+        "metadata": _meta("data"),
+        "spec": {"accessModes": ["ReadWriteOnce"], "volumeName": "pvc-77"},
+    }
+    volume = {
+        "kind": "PersistentVolume",
+        "metadata": {"name": "pvc-77"},
+        "spec": {
+            "nodeAffinity": {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "topology.kubernetes.io/zone",
+                                    "operator": "In",
+                                    "values": ["eu-west-1a"],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            }
+        },
+    }
+    message = (
+        'AttachVolume.Attach failed for volume "pvc-77" : rpc error: code = Internal desc = could not attach volume '
+        '"vol-0abc" to node "i-0def": InvalidVolume.ZoneMismatch: The volume \'vol-0abc\' is not in the same '
+        "availability zone as instance 'i-0def'"
+    )
+    mounting = _mounting_pod([{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}])
+    first = VolumeMountFailureAnalyzer().plan(view_of([mounting, event("FailedAttachVolume", message)]))
+    assert ("get", "PersistentVolumeClaim", "data") in [(s.verb, s.kind, s.name) for s in first]
+    objects = [mounting, DEPLOYMENT, claim, volume, event("FailedAttachVolume", message)]
+    finding = analyze(VolumeMountFailureAnalyzer(), view_of(objects))
+    assert finding.root_cause_id == "volume.zone-mismatch"
+    assert "eu-west-1a" in finding.root_cause
+    assert '"nodeSelector":{"topology.kubernetes.io/zone":"eu-west-1a"}' in fixes_of(finding)
+
+
+def test_an_old_mount_event_on_a_running_pod_is_weak() -> None:
+    objects = [
+        pod(statuses=[running()]),
+        event("FailedMount", 'MountVolume.SetUp failed for volume "conf" : configmap "x" not found'),
+    ]
+    finding = analyze(VolumeMountFailureAnalyzer(), view_of(objects))
+    assert finding.score < 0.5
+
+
+def test_volume_plan_lists_configmaps_only_for_a_missing_configmap() -> None:
+    missing = view_of(
+        [
+            _mounting_pod([]),
+            event("FailedMount", 'MountVolume.SetUp failed for volume "c" : configmap "x" not found'),
+        ]
+    )
+    assert [(s.verb, s.kind) for s in VolumeMountFailureAnalyzer().plan(missing)] == [("list", "ConfigMap")]
+    multi = view_of(
+        [
+            _mounting_pod([{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]),
+            event(
+                "FailedAttachVolume",
+                'Multi-Attach error for volume "pvc-1" Volume is already exclusively attached',
+            ),
+        ]
+    )
+    assert [(s.verb, s.kind, s.name) for s in VolumeMountFailureAnalyzer().plan(multi)] == [
+        ("get", "PersistentVolumeClaim", "data")
+    ]
+
+
+# --- Evicted ---
+
+
+@pytest.mark.parametrize(
+    ("message", "root_id", "in_fix", "quoted"),
+    [
+        (
+            "Pod ephemeral local storage usage exceeds the total limit of containers 2Gi. ",
+            "evicted.ephemeral-storage-limit",
+            "--limits=ephemeral-storage=4Gi --requests=ephemeral-storage=2Gi",
+            "2Gi",
+        ),
+        (
+            'Container api exceeded its local ephemeral storage limit "500Mi". ',
+            "evicted.container-ephemeral-limit",
+            "-c api --limits=ephemeral-storage=1000Mi",
+            "500Mi",
+        ),
+        (
+            'Usage of EmptyDir volume "scratch" exceeds the limit "1Gi". ',
+            "evicted.emptydir-size-limit",
+            '"path":"/spec/template/spec/volumes/0/emptyDir/sizeLimit","value":"2Gi"',
+            "scratch",
+        ),
+        (
+            "The node was low on resource: memory. Threshold quantity: 100Mi, available: 71124Ki. Container api was "
+            "using 3621508Ki, request is 512Mi, has larger consumption of memory. ",
+            "evicted.node-memory-pressure",
+            "-c api --requests=memory=",
+            "512Mi",
+        ),
+        (
+            "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi, available: 9Gi. Container api "
+            "was using 38Gi, request is 0, has larger consumption of ephemeral-storage. ",
+            "evicted.node-disk-pressure",
+            "--requests=ephemeral-storage=",
+            "DiskPressure=True",
+        ),
+    ],
+)
+def test_eviction_messages(message: str, root_id: str, in_fix: str, quoted: str) -> None:
+    node = {
+        "kind": "Node",
+        "metadata": {"name": "node-1"},
+        "status": {
+            "conditions": [{"type": "DiskPressure", "status": "True", "reason": "KubeletHasDiskPressure"}]
+        },
+    }
+    evicted = pod(
+        containers=[container(resources={"limits": {"ephemeral-storage": "2Gi"}})],
+        statuses=[
+            {
+                "name": "api",
+                "ready": False,
+                "restartCount": 0,
+                "state": {"terminated": {"reason": "Error", "exitCode": 137}},
+            }
+        ],
+        phase="Failed",
+        status={"reason": "Evicted", "message": message},
+        spec={"volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}}]},
+    )
+    finding = analyze(EvictedAnalyzer(), view_of([evicted, DEPLOYMENT, node]))
+    assert finding.root_cause_id == root_id
+    assert in_fix in fixes_of(finding)
+    assert quoted in text_of(finding)
+    assert "kubectl delete pods -n shop --field-selector=status.phase=Failed" in finding.fix_commands
+
+
+def test_evicted_wins_over_the_node_pressure_that_caused_it() -> None:
+    node = {
+        "kind": "Node",
+        "metadata": {"name": "node-1"},
+        "status": {
+            "conditions": [
+                {"type": "MemoryPressure", "status": "True", "reason": "KubeletHasInsufficientMemory"}
+            ]
+        },
+    }
+    evicted = pod(
+        phase="Failed",
+        status={"reason": "Evicted", "message": "The node was low on resource: memory. "},
+    )
+    assert run_analyzers(view_of([evicted, node]))[0].category == "Evicted"
+
+
+def test_no_eviction_no_finding() -> None:
+    assert EvictedAnalyzer().analyze(view_of([pod(statuses=[running()])])) is None
+
+
+# --- graph runs over the eval cases of these categories (real SnapshotReader) ---
+
+_MINE = ("imagepull-", "createconfig-", "createcontainer-", "init-", "probe-", "volume-", "evicted-")
+CASE_IDS = sorted(p.name for p in CASES.iterdir() if p.name.startswith(_MINE) and (p / "case.yaml").exists())
+
+
+def test_every_category_has_several_cases() -> None:
+    for prefix in _MINE:
+        assert sum(c.startswith(prefix) for c in CASE_IDS) >= 3, prefix
+
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_case_diagnosis(case_id: str) -> None:
+    case = load_case(CASES / case_id)
+    out = graph.invoke(
+        case.input, context=Context(deps=Deps(reader=SnapshotReader(case.path), runbooks=None))
+    )
+    diagnosis = out["diagnosis"]
+    checks = {k: v for k, v in score(case.expect, diagnosis).items() if k != "runbook"}
+    assert all(checks.values()), (checks, json.dumps(diagnosis, indent=1)[:3000])
+    assert diagnosis["api_requests"] <= 10
