@@ -682,7 +682,7 @@ def _cert_chain(solver_class: str, serving_class: str) -> list[K8sObject]:
             "conditions": [{"type": "Ready", "status": "False", "reason": "Expired", "message": "expired"}]
         },
     }
-    issuer = {
+    issuer: K8sObject = {
         "apiVersion": "cert-manager.io/v1",
         "kind": "ClusterIssuer",
         "metadata": _meta("le-prod", None),
