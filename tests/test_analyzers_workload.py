@@ -357,6 +357,42 @@ def test_parse_rejections_counts_each_filter_most_nodes_first() -> None:
             ["PersistentVolume pvc-123", "pinned to eu-west-1c", "eu-west-1a, eu-west-1b"],
             ["topology.kubernetes.io/zone=eu-west-1c"],
         ),
+        (
+            "topology spread",
+            [
+                _pending(
+                    "0/3 nodes are available: 3 node(s) didn't match pod topology spread constraints. preemption: ...",
+                    [container("app")],
+                    spec={
+                        "topologySpreadConstraints": [
+                            {
+                                "topologyKey": "topology.kubernetes.io/zone",
+                                "maxSkew": 1,
+                                "whenUnsatisfiable": "DoNotSchedule",
+                            }
+                        ]
+                    },
+                ),
+                node("n1", zone="eu-west-1a"),
+                node("n2", zone="eu-west-1a"),
+            ],
+            "scheduling.spread",
+            ["topology.kubernetes.io/zone maxSkew=1 whenUnsatisfiable=DoNotSchedule", "eu-west-1a"],
+            ["ScheduleAnyway"],
+        ),
+        (
+            "cordoned nodes",
+            [
+                _pending(
+                    "0/1 nodes are available: 1 node(s) were unschedulable. preemption: ...",
+                    [container("app")],
+                ),
+                dict(node("n1"), spec={"unschedulable": True}),
+            ],
+            "scheduling.cordoned",
+            ["cordoned (unschedulable): n1"],
+            ["kubectl uncordon n1"],
+        ),
     ],
 )
 def test_failed_scheduling_explains_each_filter(
@@ -995,3 +1031,20 @@ def test_case_diagnosis(case_id: str) -> None:
     checks = {k: v for k, v in score(case.expect, diagnosis).items() if k != "runbook"}
     assert all(checks.values()), (checks, json.dumps(diagnosis, indent=1)[:3000])
     assert diagnosis["api_requests"] <= 10
+
+
+def test_named_cronjob_finds_its_failed_run_even_when_a_newer_one_runs() -> None:
+    failed = _job(
+        "rollup-100",
+        "DeadlineExceeded",
+        "Job was active longer than specified deadline",
+        cron="rollup",
+        activeDeadlineSeconds=600,
+    )
+    failed["metadata"]["creationTimestamp"] = "2024-05-01T09:00:00Z"
+    running_job = _job("rollup-160", "", "", cron="rollup")
+    running_job["metadata"]["creationTimestamp"] = "2024-05-01T10:00:00Z"
+    running_job["status"] = {"active": 1}
+    finding = analyze(JobFailedAnalyzer(), view_of([failed, running_job], entities={"names": ["rollup"]}))
+    assert "Job rollup-100 failed with DeadlineExceeded" in finding.root_cause
+    assert "1 of the last 2 runs of CronJob rollup failed" in text_of(finding)

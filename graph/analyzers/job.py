@@ -130,7 +130,9 @@ def find_job(view: EvidenceView) -> K8sObject | None:
     for name in names:
         of_cron = sorted((j for j in jobs if _cronjob_of(j) == name), key=_creation, reverse=True)
         if of_cron:
-            return of_cron[0]
+            # The run that failed is the one asked about, even when a newer one is under way.
+            failed = [j for j in of_cron if _failed_condition(j)]
+            return (failed or of_cron)[0]
     for pod in view.focus_pods():
         for owner in view.owner_chain(pod):
             if owner.get("kind") == "Job":

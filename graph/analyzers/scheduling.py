@@ -427,9 +427,9 @@ class _Explain:
                         self.pod,
                         container,
                         "requests",
-                        {resource: format_resource(resource, wanted)},
+                        {resource: f"<below {format_resource(resource, wanted)}>"},
                     )
-                    + "  # lower this request, or add nodes (cluster autoscaler max size)"
+                    + "  # only if the pod needs less; otherwise add nodes (cluster autoscaler max size)"
                 )
 
     def _per_container(self, resource: str) -> str:
