@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-ANALYZER_VERSION = "6"
+ANALYZER_VERSION = "7"
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z0-9]+")
@@ -340,6 +340,11 @@ def stem(word: str) -> str:
         word = word[:-2]
     elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
+    # "gracefully" -> "graceful", "quickly" -> "quick"; short words and "-ply"/"-lly" stems stay whole
+    if (word.endswith(("fully", "ally")) and len(word) > 6) or (
+        word.endswith("ly") and len(word) > 6 and word[-3] not in "pl"
+    ):
+        word = word[:-2]
     for suffix in ("ing", "ied", "ed", "ion"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)] + ("y" if suffix == "ied" else "")

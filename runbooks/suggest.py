@@ -41,6 +41,15 @@ REASON_HINTS: tuple[tuple[re.Pattern[str], str, float], ...] = tuple(
         ),
         (r"\bFailedScheduling\b|\d+/\d+ nodes are available", "FailedScheduling", 0.5),
         (r"(?:Liveness|Readiness|Startup) probe failed", "ProbeFailure", 0.5),
+        # a container restarted after SIGTERM (128 + 15) was stopped by the kubelet: a liveness kill
+        (r"exit code:? 143\b", "ProbeFailure", 0.45),
+        # refused or 503 at a Service address means nothing ready behind it
+        (
+            r"svc\.cluster\.local\S*[^\n]*connection refused|503 Service Temporarily Unavailable|"
+            r"no healthy upstream|\bHTTP/[12](?:\.[01])? 50[23]\b",
+            "ServiceUnreachable",
+            0.4,
+        ),
         (r"\bEvicted\b|The node was low on resource", "Evicted", 0.5),
         (
             r"\bFailedMount\b|\bFailedAttachVolume\b|Multi-Attach error|MountVolume\.SetUp failed",
