@@ -221,6 +221,46 @@ PATTERNS: tuple[Pattern, ...] = (
         1.0,
         "terraform lock",
     ),
+    # Backend-specific lock errors (GCS, azurerm, S3 lock file, HCP Terraform) that do not say "state lock".
+    _p(
+        "TerraformStateLock",
+        r"state blob is already locked|\.tflock\b|error locking state|workspace (?:is )?already locked",
+        0.8,
+        "terraform backend lock",
+    ),
+    _p(
+        "ServiceUnreachable",
+        r"does not have any active endpoint|no healthy upstream|upstream request timeout|"
+        r"endpoints? (?:for|of) (?:service )?\S+ not found",
+        0.5,
+        "no endpoints",
+    ),
+    _p(
+        "DNSFailure",
+        r"server misbehaving|getaddrinfo (?:enotfound|eai_again)|unknownhostexception|"
+        r"could not translate host name|name or service not known|could not resolve host",
+        0.6,
+        "resolver error",
+    ),
+    _p(
+        "AdmissionDenied",
+        r"blocked due to the following policies|validatingadmissionpolicy|would violate podsecurity",
+        0.6,
+        "admission policy",
+    ),
+    _p(
+        "RBACForbidden",
+        r"cannot [a-z]+ resource \"[\w./-]+\" in api group",
+        0.4,
+        "rbac denial",
+    ),
+    _p(
+        "CertificateError",
+        r"failed to verify certificate|certificate signed by unknown authority|certificate has expired|"
+        r"certificate is valid for|errgetkeypair|acme-challenge|challenge propagation",
+        0.5,
+        "tls verification",
+    ),
 )
 
 
