@@ -137,7 +137,7 @@ class WeaviateIndex:
         from weaviate.classes.config import Configure, DataType, Property, Tokenization
 
         if self._client.collections.exists(name):
-            return self._client.collections.get(name)
+            return self._client.collections.use(name)
         return self._client.collections.create(
             name,
             description="idp-agent runbook sections (one object per ## section)",
