@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -412,8 +411,3 @@ def test_labelled_queries_meet_the_quality_bar(builtin: EmbeddedIndex) -> None:
         queries, lambda query: builtin.search(query.q, top_k=10, categories=hypotheses.get(query.q))
     )
     assert boosted.hit_at_3 >= plain.hit_at_3 - 0.02, boosted.misses
-
-
-def test_environment_is_not_leaking_weaviate() -> None:
-    # the contract fixture reads WEAVIATE_URL; other tests set it only through monkeypatch
-    assert os.environ.get("WEAVIATE_URL", "") != "http://127.0.0.1:9"
