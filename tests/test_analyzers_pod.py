@@ -586,6 +586,47 @@ def test_dependency_without_ready_endpoints_is_named() -> None:
     assert "kubectl get pods -n shop -l app=redis -o wide" in finding.fix_commands
 
 
+def test_init_container_looping_forever_on_a_missing_service() -> None:
+    script = "until nslookup search.shop.svc.cluster.local; do echo waiting for search; sleep 2; done"
+    stuck = pod(
+        init=[container("wait-for-search", command=["sh", "-c", script])],
+        init_statuses=[running("wait-for-search", ready=False)],
+        statuses=[waiting("PodInitializing")],
+        phase="Pending",
+    )
+    log = "** server can't find search.shop.svc.cluster.local: NXDOMAIN\nwaiting for search\n" * 5
+    objects = [
+        stuck,
+        DEPLOYMENT,
+        _service("search-master", 9200, {"app": "search"}),
+        _service("api", 80, {"app": "api"}),
+    ]
+    plan = InitContainerFailureAnalyzer().plan(view_of(objects[:1]))
+    assert [(s.verb, s.container, s.previous) for s in plan] == [("logs", "wait-for-search", False)]
+    finding = analyze(
+        InitContainerFailureAnalyzer(), view_of(objects, logs={(POD, "wait-for-search", False): log})
+    )
+    assert finding.root_cause_id == "init.unknown-host"
+    assert "never completes" in finding.root_cause and "search-master" in finding.root_cause
+    assert (
+        "until nslookup search-master.shop.svc.cluster.local; do echo waiting for search-master"
+        in fixes_of(finding)
+    )
+
+
+def test_a_running_init_container_without_a_telling_log_is_only_a_weak_finding() -> None:
+    stuck = pod(
+        init=[container("warm-cache")],
+        init_statuses=[running("warm-cache", ready=False)],
+        statuses=[waiting("PodInitializing")],
+        phase="Pending",
+    )
+    finding = analyze(
+        InitContainerFailureAnalyzer(), view_of([stuck], logs={(POD, "warm-cache", False): "loaded 10 keys"})
+    )
+    assert finding.score <= 0.5
+
+
 def test_init_image_pull_is_left_to_the_image_pull_label() -> None:
     view = view_of([_init_pod(image_pull=True)])
     assert InitContainerFailureAnalyzer().analyze(view) is None

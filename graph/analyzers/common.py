@@ -128,3 +128,17 @@ def template_prefix(workload_kind: str) -> str:
     if kind == "cronjob":
         return "/spec/jobTemplate/spec/template/spec"
     return "/spec/template/spec"
+
+
+def outside_focus(view: EvidenceView, pod: K8sObject) -> bool:
+    """Whether ``pod`` lies outside the failure being diagnosed.
+
+    True when focus pods exist and ``pod`` is neither one of them nor of their workload: its
+    failure is real but probably not the one the user asked about, so it should not outrank
+    a finding about the focus pods themselves.
+    """
+    focus = view.focus_pods()
+    if not focus or any(p is pod for p in focus):
+        return False
+    workload = view.workload_of(pod)
+    return all(view.workload_of(p) != workload for p in focus)

@@ -13,7 +13,13 @@ from __future__ import annotations
 import re
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_log, src_obj
-from graph.analyzers.common import failing_containers, latest_log, template_prefix, workload_ref
+from graph.analyzers.common import (
+    failing_containers,
+    latest_log,
+    outside_focus,
+    template_prefix,
+    workload_ref,
+)
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_spec, pod_spec
 
@@ -186,6 +192,8 @@ class CreateContainerErrorAnalyzer(Analyzer):
         if previous:
             fixes.append(f"kubectl rollout undo {target}{ns_flag(ns)}")
         fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
+        if outside_focus(view, pod):
+            score = min(score, 0.6)
         return Finding(
             category=self.category,
             score=score,

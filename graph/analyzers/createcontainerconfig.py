@@ -13,7 +13,13 @@ import re
 from dataclasses import dataclass
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
-from graph.analyzers.common import failing_containers, similar_names, template_prefix, workload_ref
+from graph.analyzers.common import (
+    failing_containers,
+    outside_focus,
+    similar_names,
+    template_prefix,
+    workload_ref,
+)
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_spec, container_states, pod_spec
 from graph.schemas import ReadSpec
@@ -191,7 +197,7 @@ class CreateContainerConfigErrorAnalyzer(Analyzer):
         fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
         return Finding(
             category=self.category,
-            score=0.95,
+            score=0.6 if outside_focus(view, pod) else 0.95,
             root_cause_id=cause_id,
             root_cause=cause,
             summary=f"{target}: {message}"[:200],

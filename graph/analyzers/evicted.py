@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
-from graph.analyzers.common import candidate_pods, template_prefix, workload_ref
+from graph.analyzers.common import candidate_pods, outside_focus, template_prefix, workload_ref
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import format_bytes, node_condition, parse_quantity, pod_spec
 from graph.schemas import ReadSpec
@@ -205,6 +205,8 @@ class EvictedAnalyzer(Analyzer):
             cause = f"{where} was evicted by the kubelet: {message.strip() or 'no message'}."
             score = min(score, 0.85)
         fixes.append(f"kubectl delete pods{ns_flag(ns)} --field-selector=status.phase=Failed")
+        if outside_focus(view, pod):
+            score = min(score, 0.6)
         return Finding(
             category=self.category,
             score=score,

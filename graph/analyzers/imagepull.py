@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
-from graph.analyzers.common import failing_containers, template_prefix, workload_ref
+from graph.analyzers.common import failing_containers, outside_focus, template_prefix, workload_ref
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_spec, pod_spec
 from graph.schemas import ReadSpec
@@ -269,6 +269,8 @@ class ImagePullBackOffAnalyzer(Analyzer):
         if previous and sub != "not-found":
             fixes.append(f"kubectl rollout undo {target}{ns_flag(ns)}")
         fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
+        if outside_focus(view, pod):
+            score = min(score, 0.6)
         return Finding(
             category=self.category,
             score=score,

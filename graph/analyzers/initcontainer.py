@@ -9,10 +9,19 @@ namespace, the Service it most likely meant (same port, similar name) is propose
 
 from __future__ import annotations
 
+import json
 import re
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_log, src_obj
-from graph.analyzers.common import error_lines, failing_containers, latest_log, similar_names, workload_ref
+from graph.analyzers.common import (
+    error_lines,
+    failing_containers,
+    latest_log,
+    outside_focus,
+    similar_names,
+    template_prefix,
+    workload_ref,
+)
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_spec, pod_spec
 from graph.schemas import ReadSpec
@@ -74,9 +83,9 @@ class InitContainerFailureAnalyzer(Analyzer):
 
     def plan(self, view: EvidenceView) -> list[ReadSpec]:
         specs: list[ReadSpec] = []
-        for pod, state in list(failing_init_containers(view))[:1]:
+        for pod, state in (failing_init_containers(view) or stuck_init_containers(view))[:1]:
             ns, name = namespace_of(pod), name_of(pod)
-            restarted = state.restarts > 0 or state.last_reason is not None
+            restarted = (state.restarts > 0 or state.last_reason is not None) and not state.running
             specs.append(
                 ReadSpec(
                     verb="logs",
@@ -126,7 +135,10 @@ class InitContainerFailureAnalyzer(Analyzer):
         return [s for s in specs if not view.was_read(s.key())]
 
     def analyze(self, view: EvidenceView) -> Finding | None:
-        hits = list(failing_init_containers(view))
+        hits = failing_init_containers(view)
+        stuck = not hits
+        if stuck:
+            hits = stuck_init_containers(view)
         if not hits:
             return None
         pod, state = hits[0]
@@ -134,21 +146,30 @@ class InitContainerFailureAnalyzer(Analyzer):
         target = workload_ref(view, pod)
         spec = container_spec(pod, state.name) or {}
         inits = [str(c.get("name")) for c in pod_spec(pod).get("initContainers") or []]
-        position = (
-            f" (init container {inits.index(state.name) + 1} of {len(inits)})" if state.name in inits else ""
-        )
+        index = inits.index(state.name) if state.name in inits else 0
+        position = f" (init container {index + 1} of {len(inits)})" if state.name in inits else ""
         exit_code = state.terminated_exit_code if state.terminated_reason else state.last_exit_code
         reason = state.terminated_reason or state.last_reason or state.waiting_reason
-        status_word = (
-            "Init:CrashLoopBackOff" if state.waiting_reason == "CrashLoopBackOff" else f"Init:{reason}"
-        )
-        facts = [
-            Fact(
-                f"init container {state.name}{position} is {state.waiting_reason or 'terminated'} after "
-                f"{state.restarts} restart(s); last exit code {exit_code} ({reason}); the pod shows {status_word}",
-                src_obj(pod, f"status.initContainerStatuses[{state.name}]"),
+        status_src = src_obj(pod, f"status.initContainerStatuses[{state.name}]")
+        if stuck:
+            facts = [
+                Fact(
+                    f"init container {state.name}{position} is still running and has not completed; the pod shows "
+                    f"Init:{index}/{len(inits)}",
+                    status_src,
+                )
+            ]
+        else:
+            status_word = (
+                "Init:CrashLoopBackOff" if state.waiting_reason == "CrashLoopBackOff" else f"Init:{reason}"
             )
-        ]
+            facts = [
+                Fact(
+                    f"init container {state.name}{position} is {state.waiting_reason or 'terminated'} after "
+                    f"{state.restarts} restart(s); last exit code {exit_code} ({reason}); the pod shows {status_word}",
+                    status_src,
+                )
+            ]
         blocked = [c.get("name") for c in pod_spec(pod).get("containers") or []]
         if blocked:
             facts.append(
@@ -164,17 +185,13 @@ class InitContainerFailureAnalyzer(Analyzer):
         )
         message = message or state.terminated_message or state.last_message
         if message:
-            facts.append(
-                Fact(
-                    f"termination message: {message.strip()[:300]}",
-                    src_obj(pod, f"status.initContainerStatuses[{state.name}]"),
-                )
-            )
+            facts.append(Fact(f"termination message: {message.strip()[:300]}", status_src))
         logged = latest_log(view, pod, state.name)
         where = f"Init container {state.name} of pod {pod_name} ({target})"
         fixes: list[str] = []
         missing: list[str] = []
         cause_id, detail = "init.failed", ""
+        score = 0.95
         if logged:
             text, previous = logged
             source = src_log(ns or "", pod_name, state.name, previous)
@@ -182,18 +199,38 @@ class InitContainerFailureAnalyzer(Analyzer):
                 facts.append(Fact(f"log: {line}", source))
             cause_id, detail, more_facts, fixes = self._explain(view, pod, state, spec, text)
             facts += more_facts
+            if stuck:
+                repeated = _repeated_line(text)
+                if cause_id == "init.failed" and repeated:
+                    cause_id, detail = "init.waiting-forever", f"it loops on: {repeated}"
+                elif cause_id == "init.failed":
+                    # A running init container whose log shows no loop or error may simply be slow.
+                    score = 0.5
+                else:
+                    score = 0.85
         elif message:
             detail = f"the runtime reports: {message.strip()[:200]}"
         else:
             missing.append(
-                f"log of init container {state.name} (kubectl logs {pod_name} -c {state.name} --previous)"
+                f"log of init container {state.name} (kubectl logs {pod_name} -c {state.name}"
+                f"{'' if stuck else ' --previous'})"
             )
-            detail = f"it exits with code {exit_code} ({reason}); its log could not be read"
-        cause = f"{where} fails{f' with exit code {exit_code}' if exit_code is not None else ''}, so the app never starts: {detail}."
-        fixes.append(f"kubectl logs {pod_name}{ns_flag(ns)} -c {state.name} --previous")
+            detail = (
+                "its log could not be read"
+                if stuck
+                else f"it exits with code {exit_code} ({reason}); its log could not be read"
+            )
+            if stuck:
+                score = 0.55 if view.suspects(self.category) else 0.35
+        if stuck:
+            cause = f"{where} never completes, so the app never starts: {detail}."
+        else:
+            code = f" with exit code {exit_code}" if exit_code is not None else ""
+            cause = f"{where} fails{code}, so the app never starts: {detail}."
+        fixes.append(f"kubectl logs {pod_name}{ns_flag(ns)} -c {state.name}{'' if stuck else ' --previous'}")
         return Finding(
             category=self.category,
-            score=0.95,
+            score=min(score, 0.6) if outside_focus(view, pod) else score,
             root_cause_id=cause_id,
             root_cause=cause,
             summary=f"{target}: init container {state.name} fails ({cause_id.split('.', 1)[1]})",
@@ -407,7 +444,53 @@ class InitContainerFailureAnalyzer(Analyzer):
                         f'\'{{"data":{{"{key}":"{new_value}"}}}}\'',
                         f"kubectl rollout restart {target}{ns_flag(ns)}",
                     ]
+        found = view.workload_of(pod)
+        kind_word, _, workload = target.partition("/")
+        init_names = [str(c.get("name")) for c in pod_spec(pod).get("initContainers") or []]
+        index = init_names.index(state.name) if state.name in init_names else 0
+        for field in ("command", "args"):
+            values = [str(v) for v in spec.get(field) or []]
+            if any(host in v or host.split(".")[0] in v.split() for v in values):
+                # Point the script at the intended Service: its full name, and its short name where used alone.
+                short_old, short_new = host.split(".")[0], new_host.split(".")[0]
+                new_values = [
+                    re.sub(
+                        rf"(?<![\w.-]){re.escape(short_old)}(?![\w-])", short_new, v.replace(host, new_host)
+                    )
+                    for v in values
+                ]
+                path = f"{template_prefix(found[0] if found else 'Pod')}/initContainers/{index}/{field}"
+                patch = json.dumps(
+                    [{"op": "replace", "path": path, "value": new_values}], separators=(",", ":")
+                )
+                return [f"kubectl patch {kind_word} {workload}{ns_flag(ns)} --type=json -p '{patch}'"]
         return [f"kubectl set env {target}{ns_flag(ns)} -c {state.name} <HOST_VARIABLE>={new_host}"]
+
+
+def stuck_init_containers(view: EvidenceView) -> list[tuple[K8sObject, ContainerState]]:
+    """Init containers still running in pods that are Pending: the pod shows Init:N/M."""
+    found: list[tuple[K8sObject, ContainerState]] = []
+    seen: set[int] = set()
+    for pod, state in failing_containers(view, lambda c: c.running and not c.ready, init=True):
+        if id(pod) not in seen and (pod.get("status") or {}).get("phase") == "Pending":
+            seen.add(id(pod))
+            found.append((pod, state))
+    return found
+
+
+def _repeated_line(log: str, times: int = 3) -> str | None:
+    """A line the log repeats (digits aside) at least ``times`` times: a wait loop."""
+    counts: dict[str, int] = {}
+    last: dict[str, str] = {}
+    for line in log.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        shape = re.sub(r"\d+", "#", line)
+        counts[shape] = counts.get(shape, 0) + 1
+        last[shape] = line
+    looping = [shape for shape, n in counts.items() if n >= times]
+    return last[looping[-1]][:200] if looping else None
 
 
 def failing_init_containers(view: EvidenceView) -> list[tuple[K8sObject, ContainerState]]:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_log, src_obj
-from graph.analyzers.common import candidate_pods, error_lines, template_prefix, workload_ref
+from graph.analyzers.common import candidate_pods, error_lines, outside_focus, template_prefix, workload_ref
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_spec, container_states
 from graph.schemas import ReadSpec
@@ -306,6 +306,8 @@ class ProbeFailureAnalyzer(Analyzer):
         fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
         if count > 1:
             facts.append(Fact(f"{count} {probe_type} probe failures recorded", "Events Unhealthy"))
+        if outside_focus(view, pod):
+            score = min(score, 0.6)
         return Finding(
             category=self.category,
             score=score,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
-from graph.analyzers.common import candidate_pods, similar_names, template_prefix, workload_ref
+from graph.analyzers.common import candidate_pods, outside_focus, similar_names, template_prefix, workload_ref
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import container_states, pod_spec
 from graph.schemas import ReadSpec
@@ -263,6 +263,8 @@ class VolumeMountFailureAnalyzer(Analyzer):
             cause = f"The kubelet cannot mount the volumes of {where}: {message[:300]}."
             score = min(score, 0.85)
         fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
+        if outside_focus(view, pod):
+            score = min(score, 0.6)
         return Finding(
             category=self.category,
             score=score,
