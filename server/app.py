@@ -132,6 +132,8 @@ def _add_langserve(app: FastAPI) -> None:
             "batch",
             "stream",
             "stream_events",
+            # The playground reads /stream_log.
+            "stream_log",
             "input_schema",
             "output_schema",
             "config_schema",

@@ -17,6 +17,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.utils import ConfigurableFieldSpec
 from pydantic import BaseModel
 
+from server.errors import BadRequest, ServiceError
 from server.schemas import THREAD_ID, GraphInput, GraphOutput
 from server.service import Service
 
@@ -61,7 +62,7 @@ class DiagnoseRunnable(Runnable[dict[str, Any], dict[str, Any]]):
         if thread_id is None or thread_id == "":
             return None
         if not isinstance(thread_id, str) or not THREAD_ID.match(thread_id):
-            raise ValueError("thread_id must be 1-128 letters, digits or '_.:-', starting alphanumeric")
+            raise BadRequest("thread_id: must be 1-128 letters, digits or '_.:-', starting alphanumeric")
         return thread_id
 
     def invoke(
@@ -90,8 +91,14 @@ class DiagnoseRunnable(Runnable[dict[str, Any], dict[str, Any]]):
             request = GraphInput.model_validate(item)
             # Nested graph runs report to this run's callbacks (stream_events sees the nodes).
             child = {**config, "callbacks": run_manager.get_child()}
-            async for event in self._service().stream(request, self._thread_id(config), child):  # type: ignore[arg-type]
-                yield event
+            try:
+                thread_id = self._thread_id(config)
+                async for event in self._service().stream(request, thread_id, child):  # type: ignore[arg-type]
+                    yield event
+            except ServiceError as exc:
+                # LangServe turns any exception in a stream into an opaque 500 event; a domain
+                # error is the caller's to fix, so it goes out as a data event with its detail.
+                yield {"event": "error", "status_code": exc.status_code, "detail": exc.detail}
 
     async def astream(
         self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any

@@ -3,6 +3,7 @@ rate limits, body limits and CORS. (The HTTP contract over a real socket is test
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,6 +116,35 @@ def test_bad_suggest_runbook_input(client: TestClient, body: dict[str, Any], det
 def test_langserve_invoke_rejects_bad_input(client: TestClient, payload: dict[str, Any], status: int) -> None:
     response = client.post("/diagnose/invoke", json=payload)
     assert response.status_code == status, response.text
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "detail"),
+    [
+        (
+            {"input": {"error_message": "x"}, "config": {"configurable": {"thread_id": "../x"}}},
+            400,
+            "thread_id:",
+        ),
+        ({"input": {"question": "which runbook?"}}, 400, "thread_id:"),
+        (
+            {"input": {"question": "which runbook?"}, "config": {"configurable": {"thread_id": "empty-1"}}},
+            409,
+            "thread has no diagnosis yet",
+        ),
+    ],
+)
+def test_langserve_domain_errors_keep_their_status(
+    client: TestClient, payload: dict[str, Any], status: int, detail: str
+) -> None:
+    invoked = client.post("/diagnose/invoke", json=payload)
+    assert invoked.status_code == status
+    assert invoked.json()["detail"].startswith(detail)
+    # A stream has already answered 200 when the run starts: the error is its one data event.
+    streamed = client.post("/diagnose/stream", json=payload)
+    events = [json.loads(line[5:]) for line in streamed.text.splitlines() if line.startswith("data:")]
+    assert {"event": "error", "status_code": status} | {"detail": events[-1].get("detail")} == events[-1]
+    assert events[-1]["detail"].startswith(detail)
 
 
 def test_followup_in_a_thread_without_a_diagnosis_is_409(client: TestClient) -> None:

@@ -180,6 +180,7 @@ async function ask(text) {
   for await (const { name, data } of serverSentEvents(response)) {
     if (name === "error") throw new Error(data && data.message ? data.message : "the diagnosis failed");
     if (name !== "data" || !data) continue;
+    if (data.event === "error") throw new Error(data.detail);
     if (STEP_TEXT[data.event]) progress.append(el("li", { text: STEP_TEXT[data.event](data) }));
     else if (data.event === "diagnosis") { progress.hidden = true; renderDiagnosis(card, data.diagnosis); }
     else if (data.event === "answer") { progress.hidden = true; renderAnswer(card, data.answer); }
