@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.runnables import RunnableConfig
 
@@ -22,8 +22,12 @@ from evals.scoring import missing_mentions, score
 from graph.builder import RECURSION_LIMIT, graph
 from graph.context import Context, Deps
 from graph.state import InputState
+from graph.tracing import run_config, traced_run
 from tools.reader import ClusterReader
 from tools.snapshot import SnapshotReader
+
+if TYPE_CHECKING:
+    from idp.settings import Settings
 
 
 @dataclass
@@ -78,14 +82,12 @@ def run_case(case: Case, base: Deps, reader_for: ReaderFactory = snapshot_reader
     with reader_for(case) as reader:
         deps = Deps(reader=reader, runbooks=base.runbooks, model=base.model, settings=base.settings)
         start = time.perf_counter()
-        config: RunnableConfig = {
-            "recursion_limit": RECURSION_LIMIT,
-            "run_name": "diagnose",
-            "metadata": {"case_id": case.id},
-        }
-        out = graph.invoke(
-            cast(InputState, dict(case.input)), config, context=Context(deps=deps, case_id=case.id)
-        )
+        config = cast(RunnableConfig, {"recursion_limit": RECURSION_LIMIT, **run_config(case.id)})
+        with traced_run(base.settings, dict(case.input), case.id) as trace:
+            out = graph.invoke(
+                cast(InputState, dict(case.input)), config, context=Context(deps=deps, case_id=case.id)
+            )
+            trace.finish(out["diagnosis"])
         elapsed = (time.perf_counter() - start) * 1000
     diagnosis = out["diagnosis"]
     checks = score(case.expect, diagnosis)
@@ -119,3 +121,58 @@ def report(results: list[CaseResult]) -> dict[str, Any]:
         "by_category": by_category,
         "cases": [r.to_report() for r in results],
     }
+
+
+def log_experiment(results: list[CaseResult], cases: list[Case], settings: Settings) -> str:
+    """Record this eval as a LangSmith experiment (needs LANGSMITH_API_KEY); returns its name.
+
+    The cases become examples of the ``idp-agent-evals`` dataset (added once, by case id); the
+    experiment replays the diagnoses this run already made (no second graph run), scored by
+    the same checks as the JSON report.
+    """
+    from langsmith import evaluate
+
+    from graph.tracing import langsmith_client
+
+    client = langsmith_client(settings)
+    dataset_name = "idp-agent-evals"
+    if client.has_dataset(dataset_name=dataset_name):
+        dataset = client.read_dataset(dataset_name=dataset_name)
+    else:
+        dataset = client.create_dataset(dataset_name, description="idp-agent eval cases (FORMAT.md)")
+    present = {(e.metadata or {}).get("case_id") for e in client.list_examples(dataset_id=dataset.id)}
+    new = [c for c in cases if c.id not in present]
+    if new:
+        client.create_examples(
+            dataset_id=dataset.id,
+            examples=[
+                {
+                    "inputs": {"case_id": c.id, **dict(c.input)},
+                    "outputs": {"category": c.expect.category},
+                    "metadata": {"case_id": c.id},
+                }
+                for c in new
+            ],
+        )
+    by_id = {r.id: r for r in results}
+
+    def replay(inputs: dict[str, Any]) -> dict[str, Any]:
+        result = by_id.get(str(inputs.get("case_id")))
+        return {"diagnosis": result.diagnosis if result else None, "checks": result.checks if result else {}}
+
+    def passed(outputs: dict[str, Any]) -> dict[str, Any]:
+        checks = outputs.get("checks") or {}
+        return {"key": "passed", "score": int(bool(checks) and all(checks.values()))}
+
+    examples = [
+        e for e in client.list_examples(dataset_id=dataset.id) if (e.metadata or {}).get("case_id") in by_id
+    ]
+    experiment = evaluate(
+        replay,
+        data=examples,
+        evaluators=[passed],
+        experiment_prefix="idp-eval",
+        metadata={"modes": sorted({r.mode for r in results})},
+        client=client,
+    )
+    return str(experiment.experiment_name)

@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEMO_SNAPSHOT = Path(__file__).resolve().parent / "demo"
@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(20.0, gt=0, le=300, validation_alias="IDP_LLM_TIMEOUT")
     llm_input_budget_tokens: int = Field(6000, ge=500, le=200_000, validation_alias="IDP_LLM_INPUT_BUDGET")
     llm_max_calls: int = Field(3, ge=1, le=10, validation_alias="IDP_LLM_MAX_CALLS")
+    # Retries after the first attempt (429 and 5xx); each waits, so keep it small.
+    llm_max_retries: int = Field(1, ge=0, le=5, validation_alias="IDP_LLM_MAX_RETRIES")
+
+    # --- tracing (LangSmith) ---
+    langsmith_tracing: bool = Field(
+        False, validation_alias=AliasChoices("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2")
+    )
+    langsmith_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY")
+    )
+    langsmith_project: str = Field("idp-agent", validation_alias="LANGSMITH_PROJECT")
+    langsmith_endpoint: str | None = Field(None, validation_alias="LANGSMITH_ENDPOINT")
 
     # --- cluster ---
     cluster_source: ClusterSource = Field(ClusterSource.AUTO, validation_alias="IDP_CLUSTER_SOURCE")

@@ -2,7 +2,8 @@
 
 Checks: the category is supported by facts; the facts this category needs were read (else
 ask for them, at most ``max_loops`` times); every object named exists in the evidence; no fix
-command is unsafe. When data is still short after the last loop, confidence drops and
+command is unsafe. With a model configured, :mod:`graph.model_critique` may name further reads
+when the analyzers want none; the checks above apply to the draft either way. When data is still short after the last loop, confidence drops and
 ``missing_data`` says what is missing.
 """
 
@@ -29,7 +30,7 @@ def _unread(specs: list[ReadSpec], view: EvidenceView) -> list[ReadSpec]:
 
 
 def critique(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    ctx, _ = resolve(runtime.context)
+    ctx, deps = resolve(runtime.context)
     timings: dict[str, float] = {}
     with timed("critique", timings):
         evidence = state.get("evidence") or empty_evidence()
@@ -67,17 +68,17 @@ def critique(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         if not supported:
             reasons.append("the category is not supported by facts read from the cluster")
 
-        # What would the leading categories still read?
-        categories = [f["category"] for f in findings[:1]]
-        if not supported or (findings and findings[0]["score"] < WEAK_SCORE):
-            categories += [f["category"] for f in findings[1:3]]
-        wanted: list[ReadSpec] = []
-        for analyzer in ANALYZERS:
-            if analyzer.category in categories:
-                wanted += analyzer.plan(view)
-        wanted = _unread(wanted, view)[: ctx.max_reads_per_loop]
-
+        wanted = reads_wanted(view, findings, supported, ctx.max_reads_per_loop)
         loops = state.get("loops", 0)
+        model_notes: dict[str, Any] = {}
+        if not wanted and deps.model is not None and loops < ctx.max_loops:
+            # The model may name reads the analyzers did not think of; its reads pass the same checks.
+            from graph.model_critique import consult_model
+
+            wanted, model_reasons, draft, notes = consult_model(deps, state, view, draft, ctx)
+            reasons += model_reasons
+            model_notes = {"model_notes": notes}
+
         if wanted and loops < ctx.max_loops:
             reasons.append(f"{len(wanted)} read(s) would complete the evidence")
             verdict = CriticVerdict(reasons=reasons, verdict="need_more_data", fetch=wanted)
@@ -87,6 +88,7 @@ def critique(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 "loops": 1,
                 "draft": draft,
                 "timings_ms": timings,
+                **model_notes,
             }
 
         gaps = list(draft.get("gaps", []))
@@ -99,7 +101,27 @@ def critique(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             draft["confidence"] = round(min(draft.get("confidence", 0.5), 0.5 if supported else 0.3), 2)
         draft["gaps"] = gaps
         verdict = CriticVerdict(reasons=reasons, verdict="accept_with_gaps" if gaps else "accept")
-    return {"verdict": verdict.model_dump(), "wanted": [], "draft": draft, "timings_ms": timings}
+    return {
+        "verdict": verdict.model_dump(),
+        "wanted": [],
+        "draft": draft,
+        "timings_ms": timings,
+        **model_notes,
+    }
+
+
+def reads_wanted(
+    view: EvidenceView, findings: list[dict[str, Any]], supported: bool, max_reads: int
+) -> list[ReadSpec]:
+    """Reads the leading categories' analyzers still want (the runners-up too when the lead is weak)."""
+    categories = [f["category"] for f in findings[:1]]
+    if not supported or (findings and findings[0]["score"] < WEAK_SCORE):
+        categories += [f["category"] for f in findings[1:3]]
+    wanted: list[ReadSpec] = []
+    for analyzer in ANALYZERS:
+        if analyzer.category in categories:
+            wanted += analyzer.plan(view)
+    return _unread(wanted, view)[:max_reads]
 
 
 def _read_as_absent(obj: dict[str, Any], view: EvidenceView) -> bool:

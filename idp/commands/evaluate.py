@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -95,9 +95,23 @@ def evaluate(
             cats.add_row(category, str(row["passed"]), str(row["total"]))
         console.print(cats)
         console.print(f"pass rate {doc['pass_rate']:.1%} ({doc['passed']}/{doc['total']})")
+    if settings.langsmith_api_key is not None:
+        _log_experiment(console, results, selected, settings)
     if report_file is not None:
         report_file.parent.mkdir(parents=True, exist_ok=True)
         report_file.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if doc["pass_rate"] < min_pass:
         console.print(f"[red]pass rate {doc['pass_rate']:.1%} is below --min-pass {min_pass:.1%}[/red]")
         raise typer.Exit(exit_codes.FAILED_GATE)
+
+
+def _log_experiment(console: Any, results: list[Any], cases: list[Any], settings: Any) -> None:
+    """LangSmith experiment when a key is set; a failure to log never changes the eval's outcome."""
+    from evals.runner import log_experiment
+
+    try:
+        name = log_experiment(results, cases, settings)
+    except Exception as exc:  # noqa: BLE001 - the eval's result stands whatever LangSmith answers
+        console.print(f"[yellow]LangSmith experiment not logged: {type(exc).__name__}: {exc}[/yellow]")
+        return
+    console.print(f"LangSmith experiment: {name}")
