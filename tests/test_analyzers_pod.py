@@ -308,6 +308,15 @@ def test_image_pull_plan_reads_credentials_only_for_auth_errors() -> None:
     assert ImagePullBackOffAnalyzer().plan(missing_tag) == []
 
 
+def test_an_empty_tag_keeps_a_placeholder_instead_of_latest() -> None:
+    bad = "registry.example.com/team/api:"
+    message = f'Failed to apply default image tag "{bad}": couldn\'t parse image reference "{bad}": invalid reference format'
+    view = view_of([pod(containers=[container(image=bad)], statuses=[waiting("InvalidImageName", message)])])
+    finding = analyze(ImagePullBackOffAnalyzer(), view)
+    assert "The tag is empty" in finding.root_cause
+    assert "api=registry.example.com/team/api:<tag>" in fixes_of(finding)
+
+
 def test_invalid_image_name_proposes_a_parseable_reference() -> None:
     bad = "Registry.Example.com/Team/API:2.0.0"
     view = view_of(
@@ -711,6 +720,28 @@ def test_readiness_failures(failure: str, probe: dict[str, Any], log: str, root_
     assert finding.root_cause_id == root_id
     assert in_fix in fixes_of(finding)
     assert finding.score >= 0.85
+
+
+def test_unhealthy_answer_names_the_dependency_service_from_the_log() -> None:
+    objects = [
+        _probe_pod("readinessProbe", {"httpGet": {"path": "/ready", "port": 8080}}, running(ready=False)),
+        DEPLOYMENT,
+        event(
+            "Unhealthy",
+            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+            field="spec.containers{api}",
+        ),
+        _service("api", 80, {"app": "api"}),
+        _service("session-redis", 6379, {"app": "session-redis"}),
+    ]
+    objects[-1]["spec"]["clusterIP"] = "10.52.7.19"
+    log = '{"msg":"readiness check failed","error":"dial tcp 10.52.7.19:6379: connect: connection refused"}'
+    view = view_of(objects[:3], logs={(POD, "api", False): log})
+    assert ("list", "Service") in [(s.verb, s.kind) for s in ProbeFailureAnalyzer().plan(view)]
+    finding = analyze(ProbeFailureAnalyzer(), view_of(objects, logs={(POD, "api", False): log}))
+    assert finding.root_cause_id == "probe.dependency-down"
+    assert "Service session-redis" in finding.root_cause
+    assert "kubectl get pods -n shop -l app=session-redis -o wide" in finding.fix_commands
 
 
 def test_readiness_noise_of_a_crashing_app_is_left_to_crashloop() -> None:

@@ -88,12 +88,20 @@ def _sub_cause(message: str) -> str:
 
 
 def _valid_image(image: str) -> str | None:
-    """A parseable spelling of a malformed reference, when the mistake is mechanical."""
+    """A parseable spelling of a malformed reference, when the mistake is mechanical.
+
+    An empty tag (``repo:`` from an unset CI variable) keeps a ``<tag>`` placeholder rather than
+    silently becoming ``latest``.
+    """
     fixed = re.sub(r"^\w+://", "", image.strip()).replace(" ", "")
     name, sep, tag = fixed.rpartition(":") if ":" in fixed.rsplit("/", 1)[-1] else (fixed, "", "")
-    fixed = name.lower() + sep + tag
-    fixed = re.sub(r"/{2,}", "/", fixed).rstrip(":")
-    return fixed if fixed != image and re.match(r"^[a-z0-9][\w.\-/:]*[\w]$", fixed) else None
+    name = re.sub(r"/{2,}", "/", name.lower()).strip("/")
+    if sep and not tag:
+        tag = "<tag>"
+    fixed = name + sep + tag
+    if fixed == image or not re.match(r"^[a-z0-9][\w.\-/]*[\w]$", name):
+        return None
+    return fixed
 
 
 class ImagePullBackOffAnalyzer(Analyzer):
@@ -240,7 +248,12 @@ class ImagePullBackOffAnalyzer(Analyzer):
                     f'\'{{"spec":{{"template":{{"spec":{{"nodeSelector":{{"kubernetes.io/arch":"{other}"}}}}}}}}}}\''
                 )
         elif sub == "invalid-name":
-            cause = f"The image reference {image!r} of {where} is not a valid image name (InvalidImageName)."
+            cause = (
+                f"The image reference {image!r} of {where} is not a valid image name (InvalidImageName): "
+                f"{self._quote(message)}."
+            )
+            if image.endswith(":"):
+                cause += " The tag is empty — the variable that should fill it was not set when the manifest was rendered."
             fixes.append(f"{set_image}{_valid_image(image) or '<registry>/<repository>:<tag>'}")
         elif sub == "never-pull":
             cause = (

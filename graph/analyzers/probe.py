@@ -34,6 +34,9 @@ _SIDE_PORT = re.compile(r"metric|pprof|debug|admin|prometheus|management|grpc-he
 _PATHS = re.compile(
     r"\"?(/(?:[\w.-]+/)*(?:health|healthz|healthcheck|livez|readyz|ready|ping|status)[\w/.-]*)"
 )
+_DEPENDENCY_ERROR = re.compile(
+    r"connection refused|ECONNREFUSED|no such host|i/o timeout|timed out|unreachable|connect:", re.I
+)
 _PROBE_FIELD = {"liveness": "livenessProbe", "readiness": "readinessProbe", "startup": "startupProbe"}
 
 
@@ -123,6 +126,18 @@ class ProbeFailureAnalyzer(Analyzer):
                         name=name,
                         container=trouble.state.name,
                         why="current log: what the app listens on",
+                    )
+                )
+            # An unhealthy answer (5xx) usually names a dependency; the namespace's Services say which.
+            failures = [str(e.get("message")) for events in trouble.failures.values() for e in events]
+            log = view.log(ns or "", name, trouble.state.name) or ""
+            if any(re.search(r"statuscode: 5\d\d", f) for f in failures) and _DEPENDENCY_ERROR.search(log):
+                specs.append(
+                    ReadSpec(
+                        verb="list",
+                        kind="Service",
+                        namespace=ns,
+                        why="which dependency the health check reports",
                     )
                 )
         return [s for s in specs if not view.was_read(s.key())]
@@ -276,11 +291,28 @@ class ProbeFailureAnalyzer(Analyzer):
                 reason = (
                     error_lines(log_text, limit=1)[-1] if log_text and error_lines(log_text, limit=1) else ""
                 )
-                cause = (
-                    f"{where} gets HTTP {code} from {path} on port {failing_port}: the app reports itself unhealthy"
-                    + (f" ({reason})" if reason else "")
-                    + f", {effect}."
-                )
+                dependency = self._dependency(view, pod, log_text)
+                cause = f"{where} gets HTTP {code} from {path} on port {failing_port}: the app reports itself unhealthy"
+                if dependency is not None:
+                    service, line = dependency
+                    cause_id = "probe.dependency-down"
+                    cause += f" because its dependency, Service {name_of(service)}, is failing ({line[:200]})"
+                    selector = ",".join(
+                        f"{k}={v}" for k, v in ((service.get("spec") or {}).get("selector") or {}).items()
+                    )
+                    facts.append(
+                        Fact(
+                            f"Service {name_of(service)} ({(service.get('spec') or {}).get('clusterIP')}) is the "
+                            "dependency the health check reports",
+                            src_obj(service, "spec"),
+                        )
+                    )
+                    fixes.append(f"kubectl get endpoints {name_of(service)}{ns_flag(ns)}")
+                    if selector:
+                        fixes.append(f"kubectl get pods{ns_flag(ns)} -l {selector} -o wide")
+                elif reason:
+                    cause += f" ({reason})"
+                cause += f", {effect}."
                 fixes.append(f"kubectl logs {pod_name}{ns_flag(ns)} -c {state.name}")
         elif _TIMEOUT.search(failure):
             cause_id = "probe.timeout"
@@ -323,6 +355,26 @@ class ProbeFailureAnalyzer(Analyzer):
             ],
             affected=[ref(pod)],
         )
+
+    @staticmethod
+    def _dependency(view: EvidenceView, pod: K8sObject, log: str) -> tuple[K8sObject, str] | None:
+        """The Service a failing health check names, by name or cluster IP, in its error lines."""
+        lines = [line for line in log.splitlines() if _DEPENDENCY_ERROR.search(line)]
+        if not lines:
+            return None
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        for service in view.objs("Service", namespace_of(pod)):
+            spec = service.get("spec") or {}
+            selector = spec.get("selector") or {}
+            if selector and all(labels.get(k) == v for k, v in selector.items()):
+                continue  # the pod's own Service
+            name, ip = name_of(service), str(spec.get("clusterIP") or "")
+            for line in reversed(lines):
+                if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", line) or (
+                    ip and ip != "None" and ip in line
+                ):
+                    return service, line.strip()
+        return None
 
     @staticmethod
     def _describe(probe: K8sObject) -> str:
