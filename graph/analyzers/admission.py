@@ -34,7 +34,7 @@ _VAP = re.compile(
 )
 _WEBHOOK_FAILED = re.compile(r"failed calling webhook \\?\"(?P<webhook>[^\"\\]+)\\?\":\s*(?P<message>[^\n]+)")
 _OBJECT = re.compile(
-    r"(?P<plural>[a-z]+)(?:\.(?P<group>[a-z0-9.]+))? \\?\"(?P<name>[a-z0-9][-a-z0-9.]*)\\?\" is forbidden"
+    r"(?P<plural>[a-z]+)(?:\.(?P<group>[a-z0-9.]+))? \\?\"(?P<name>[a-z0-9][-a-z0-9.]*)\\?\" is (?:forbidden|invalid)"
 )
 _FILE = re.compile(r"error when (?:creating|applying|replacing|patching) \\?\"(?P<file>[^\"\\]+)\\?\"")
 _KYVERNO_RESOURCE = re.compile(

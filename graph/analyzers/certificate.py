@@ -210,6 +210,8 @@ class CertificateErrorAnalyzer(Analyzer):
         if result is None:
             result = self._x509(view)
         if result is None:
+            result = self._unmanaged_secret(view)
+        if result is None:
             if not view.suspects(self.category, 0.5):
                 return None
             result = Result(
@@ -453,6 +455,64 @@ class CertificateErrorAnalyzer(Analyzer):
             solvers = [{"http01": {"ingress": {"ingressClassName": right}}}]
         patch = json.dumps({"spec": {"acme": {"solvers": solvers}}}, separators=(",", ":"))
         return [f"kubectl patch {kind.lower()} {name}{scope} --type=merge -p '{patch}'"]
+
+    def _unmanaged_secret(self, view: EvidenceView) -> Result | None:
+        """The Ingress serving the host names a TLS Secret no Certificate renews."""
+        ns = view.namespace
+        if not ns or view.read_status(ReadSpec(verb="list", kind="Certificate", namespace=ns).key()) not in (
+            "ok",
+            "no_data",
+        ):
+            return None
+        hosts = {h.lower() for h in _HOST.findall(view.error_message)}
+        managed = {str((c.get("spec") or {}).get("secretName")) for c in view.objs("Certificate", ns)}
+        for ing in view.objs("Ingress", ns):
+            if _is_solver(ing):
+                continue
+            for tls in (ing.get("spec") or {}).get("tls") or []:
+                covered = {str(h).lower() for h in tls.get("hosts") or []}
+                secret = tls.get("secretName")
+                if not secret or not covered & hosts or secret in managed:
+                    continue
+                host = sorted(covered & hosts)[0]
+                annotations = (ing.get("metadata") or {}).get("annotations") or {}
+                issuer = annotations.get("cert-manager.io/cluster-issuer") or annotations.get(
+                    "cert-manager.io/issuer"
+                )
+                facts = [
+                    Fact(
+                        f"Ingress {name_of(ing)} serves {host} with TLS Secret {secret}",
+                        src_obj(ing, "spec.tls"),
+                    ),
+                    Fact(
+                        f"no Certificate in {ns} writes Secret {secret}"
+                        + (f" (Certificates write: {', '.join(sorted(managed))})" if managed else ""),
+                        f"list Certificate -n {ns}",
+                    ),
+                ]
+                if issuer:
+                    cause = (
+                        f"Ingress {name_of(ing)} in {ns} serves {host} with TLS Secret {secret}, but no Certificate "
+                        f"writes that Secret although the Ingress asks cert-manager for one ({issuer}): cert-manager's "
+                        "ingress-shim did not create it, so the certificate in the Secret is never renewed."
+                    )
+                    fixes = [
+                        f"kubectl describe ingress {name_of(ing)} -n {ns}  # cert-manager events about the shim",
+                        "kubectl -n cert-manager logs deployment/cert-manager --tail=100 | grep -i "
+                        + name_of(ing),
+                    ]
+                else:
+                    cause = (
+                        f"Ingress {name_of(ing)} in {ns} serves {host} with TLS Secret {secret}, which no "
+                        "cert-manager Certificate manages: the certificate in it was put there by hand and nobody "
+                        "renews it."
+                    )
+                    fixes = [
+                        f"kubectl annotate ingress {name_of(ing)} -n {ns} cert-manager.io/cluster-issuer=<issuer>"
+                        "  # let cert-manager issue and renew the Secret",
+                    ]
+                return Result(0.7, "certificate.secret-unmanaged", cause, facts, fixes, [ing])
+        return None
 
     # --- x509 errors ---
 

@@ -14,8 +14,10 @@ so pods whose init container fails are left to that analyzer.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ref, src_log, src_obj
 from graph.analyzers.common import candidate_pods, workload_ref
@@ -42,6 +44,28 @@ _OTHER = re.compile(
 _FATAL = re.compile(r"^.*\[(?:FATAL|ERROR)\].*$", re.M)
 _LOOP = re.compile(r"plugin/loop: Loop \((?P<pair>[^)]+)\) detected")
 _FORWARD = re.compile(r"^\s*forward\s+\.\s+(?P<target>[^{\n]+?)\s*(?:\{|$)", re.M)
+# Egress to the cluster DNS pods on UDP and TCP 53.
+_DNS_EGRESS_RULE: dict[str, Any] = {
+    "to": [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": DNS_NAMESPACE}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ],
+    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+}
+
+
+def _dns_egress_patch(policy: K8sObject) -> str:
+    """A JSON patch adding the DNS rule (creating the egress list when the policy has none)."""
+    op: dict[str, Any]
+    if (policy.get("spec") or {}).get("egress"):
+        op = {"op": "add", "path": "/spec/egress/-", "value": _DNS_EGRESS_RULE}
+    else:
+        op = {"op": "add", "path": "/spec/egress", "value": [_DNS_EGRESS_RULE]}
+    return json.dumps([op], separators=(",", ":"))
+
+
 _STUB = re.compile(r"127\.0\.0\.53|systemd-resolved")
 
 
@@ -58,6 +82,8 @@ class Lookup:
     def cluster_parts(self) -> tuple[str, str | None] | None:
         """(service, namespace) when the name is a cluster Service name; namespace None for a short name."""
         parts = self.name.rstrip(".").split(".")
+        if not parts[0]:
+            return None
         if len(parts) >= 3 and parts[2] == "svc":
             return parts[0], parts[1]
         if len(parts) == 2 and parts[1] not in _TLDS:
@@ -594,8 +620,8 @@ class DNSFailureAnalyzer(Analyzer):
             "policyType Egress and allows no traffic to port 53, so queries to the cluster DNS Service are dropped.",
             facts,
             [
-                f"kubectl describe networkpolicy {name_of(egress[0])} -n {ns}  # add an egress rule to "
-                "namespace kube-system pods k8s-app=kube-dns on UDP and TCP 53",
+                f"kubectl patch networkpolicy {name_of(egress[0])} -n {ns} --type=json -p '{_dns_egress_patch(egress[0])}'",
+                f"kubectl exec -n {ns} {name_of(pod)} -- nslookup kubernetes.default  # verify once patched",
             ],
             egress,
         )

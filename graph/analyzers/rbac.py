@@ -143,7 +143,7 @@ def _namespaces(found: list[tuple[Denial, str]], denial: Denial) -> list[str]:
 def _role_name(denial: Denial) -> str:
     sa = denial.service_account
     who = sa[1] if sa else re.sub(r"[^a-z0-9-]+", "-", denial.user.lower()).strip("-")
-    base = denial.resource.split("/", 1)[0].split(".")[0]
+    base = denial.resource.split(".")[0].replace("/", "-")
     return f"{who}-{base}-{denial.verb}"[:63].rstrip("-")
 
 

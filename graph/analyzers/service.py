@@ -95,20 +95,25 @@ def _port_text(port: dict[str, Any]) -> str:
     return f"{port.get('containerPort')}{name}"
 
 
+_NAME_KEYS = {"app", "app.kubernetes.io/name", "k8s-app", "name", "app.kubernetes.io/component", "component"}
+
+
 def _look_alikes(pods: list[K8sObject], service: K8sObject) -> list[K8sObject]:
     """Pods that look like the Service's intended backends: most selector pairs in common."""
     selector = (service.get("spec") or {}).get("selector") or {}
+    name = name_of(service)
     scored = []
     for pod in pods:
         labels = _labels(pod)
-        same = sum(1 for k, v in selector.items() if labels.get(k) == v)
+        # The app's name labels say more than release/version/tier ones; a pod named like the
+        # Service (its Deployment shares the name) breaks the remaining ties.
+        same = sum(2 if k in _NAME_KEYS else 1 for k, v in selector.items() if labels.get(k) == v)
         if same:
-            scored.append((same, pod))
+            scored.append((same + (0.5 if name_of(pod).startswith(name + "-") else 0), pod))
     if scored:
         best = max(s for s, _ in scored)
         return [p for s, p in scored if s == best]
     # Nothing in common: fall back to the naming convention (Deployment named like the Service).
-    name = name_of(service)
     return [p for p in pods if name_of(p).startswith(name + "-")]
 
 
@@ -169,7 +174,7 @@ class ServiceUnreachableAnalyzer(Analyzer):
             return None
         problems = self._problems(view)
         if not problems:
-            return None
+            return self._pending(view)
         best = max(problems, key=lambda p: p.score)
         if not self._interested(view):
             # A broken Service nobody complained about is worth reporting, but not over a pod-level cause.
@@ -190,6 +195,32 @@ class ServiceUnreachableAnalyzer(Analyzer):
                 "Check `kubectl get endpoints` in the deploy pipeline after each release.",
             ],
             affected=[ref(o) for o in best.affected],
+        )
+
+    def _pending(self, view: EvidenceView) -> Finding | None:
+        """Services look fine but clients time out: a weak finding so the critic reads the NetworkPolicies."""
+        ns = view.namespace
+        policies = ReadSpec(verb="list", kind="NetworkPolicy", namespace=ns).key()
+        if (
+            not ns
+            or not self._interested(view)
+            or not _TIMEOUT.search(view.error_message)
+            or view.was_read(policies)
+        ):
+            return None
+        return Finding(
+            category=self.category,
+            score=0.3,
+            root_cause_id="service.unexplained-timeout",
+            root_cause=f"Clients time out, but the Services read in {ns} have ready endpoints and matching ports.",
+            facts=[
+                Fact(
+                    f"{len(view.objs('Service', ns))} Service(s) in {ns} have ready endpoints",
+                    f"Endpoints in {ns}",
+                )
+            ],
+            fix_commands=[f"kubectl get networkpolicy -n {ns}"],
+            missing=[f"the NetworkPolicies of namespace {ns}"],
         )
 
     # --- the checks ---

@@ -24,6 +24,8 @@ _LOCK_ERROR = re.compile(
 )
 # Lines of the Lock Info block, with or without the "│ " frame Terraform draws around errors.
 _FIELD = re.compile(r"^[\s│|]*(ID|Path|Operation|Who|Version|Created|Info):[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+_INLINE_ID = re.compile(r"\(lock ID: \"([^\"]+)\"\)")
+_MESSAGE = re.compile(r"Error message:[ \t]*(\S[^\n]*)")
 _CHDIR = re.compile(r"\bterraform\s+(-chdir=\S+)")
 _GCS_LOCK = re.compile(r"gs://([\w.-]+)/(\S+?\.tflock)")
 _S3_LOCK = re.compile(r"s3://([\w.-]+)/(\S+?\.tflock)|\b([\w.-]+/\S+?\.tflock)\b")
@@ -82,6 +84,10 @@ def parse_lock_info(text: str) -> LockInfo | None:
     fields: dict[str, str] = {}
     for match in _FIELD.finditer(text):
         fields.setdefault(match.group(1), match.group(2).strip())
+    inline = _INLINE_ID.search(text)
+    if not fields.get("ID") and inline:
+        # Remote/HCP Terraform: "workspace already locked (lock ID: "org/workspace")".
+        fields["ID"] = inline.group(1)
     if not fields.get("ID"):
         return None
     return LockInfo(
@@ -141,6 +147,9 @@ class TerraformStateLockAnalyzer(Analyzer):
         source = "pasted Terraform output"
         if backend is not None:
             facts.append(Fact(f"backend {backend.name}: {backend.evidence}", source))
+        message = _MESSAGE.search(text)
+        if message:
+            facts.append(Fact(f"Error message: {message.group(1)[:300]}", source))
         chdir_match = _CHDIR.search(text)
         chdir = f" {chdir_match.group(1)}" if chdir_match else ""
         if lock is None:
@@ -192,7 +201,7 @@ class TerraformStateLockAnalyzer(Analyzer):
         root = (
             f"Terraform cannot take the state lock on {lock.path or 'the state'}"
             + (f" ({backend.name} backend: {backend.evidence})" if backend else "")
-            + f": lock {lock.lock_id} is held by {holder}, which started a {operation}"
+            + f": lock {lock.lock_id} is held by {holder}, which started a terraform {operation}"
             + (f" at {lock.created}" if lock.created else "")
             + " and either is still running or died without releasing the lock."
         )
