@@ -63,7 +63,8 @@ class Service:
 
     async def _input(self, request: GraphInput, thread_id: str | None) -> dict[str, Any]:
         """The graph input: a new diagnosis, or in a thread with a diagnosis, a follow-up."""
-        fields = request.model_dump(exclude={"question"}, exclude_none=True)
+        # A DiagnoseBody is a GraphInput too: its thread_id is not graph input.
+        fields = request.model_dump(exclude={"question", "thread_id"}, exclude_none=True)
         if not thread_id:
             if request.question:
                 raise BadRequest("thread_id: a follow-up question needs a thread_id")

@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from server.deps import ServiceDep
 from server.errors import ThreadStoreError
-from server.schemas import DiagnoseBody, DiagnoseReply, GraphInput
+from server.schemas import DiagnoseBody, DiagnoseReply
 
 router = APIRouter(tags=["diagnose"])
 
 
 @router.post("/diagnose", response_model=DiagnoseReply, response_model_exclude_none=True)
-async def diagnose(body: DiagnoseBody, service: ServiceDep) -> DiagnoseReply:
+async def diagnose(body: DiagnoseBody, service: ServiceDep) -> JSONResponse:
     """Diagnose a pasted error and return the Diagnosis.
 
     With a ``thread_id``, the run joins that chat thread: a short question after a diagnosis
     (or an explicit ``question``) is answered from the thread's diagnosis under ``answer``.
     """
-    request = GraphInput.model_validate(body.model_dump(exclude={"thread_id"}))
     try:
-        output = await service.run(request, body.thread_id)
+        output = await service.run(body, body.thread_id)
     except OSError as exc:
         raise ThreadStoreError() from exc
-    return DiagnoseReply.model_validate(
-        {**output["diagnosis"], "thread_id": body.thread_id, "answer": output.get("answer")}
-    )
+    # finalize built the diagnosis through the Diagnosis model and answer_followup the answer
+    # through FollowupAnswer; validating them again per request (a cached answer too) would
+    # cost more than the rest of the request, so the reply is assembled as it is.
+    reply = dict(output["diagnosis"])
+    if body.thread_id:
+        reply["thread_id"] = body.thread_id
+    if output.get("answer"):
+        reply["answer"] = output["answer"]
+    return JSONResponse(reply)
