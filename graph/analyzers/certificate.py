@@ -55,6 +55,13 @@ def _conditions(obj: K8sObject) -> dict[str, dict[str, Any]]:
     return {str(c.get("type")): dict(c) for c in (obj.get("status") or {}).get("conditions") or []}
 
 
+def _failing(cert: K8sObject) -> bool:
+    """Not Ready, or stuck issuing: a renewal that has not completed keeps Issuing=True while the old
+    certificate is still valid (Ready=True) until it expires."""
+    issuing = _conditions(cert).get("Issuing") or {}
+    return _not_ready(cert) or issuing.get("status") == "True"
+
+
 def _not_ready(obj: K8sObject) -> bool:
     return (_conditions(obj).get("Ready") or {}).get("status") != "True"
 
@@ -125,7 +132,7 @@ class CertificateErrorAnalyzer(Analyzer):
                     )
                 )
         for cert in self._certificates(view)[:1]:
-            if not _not_ready(cert):
+            if not _failing(cert):
                 continue
             issuer_ref = (cert.get("spec") or {}).get("issuerRef") or {}
             kind = "ClusterIssuer" if issuer_ref.get("kind") == "ClusterIssuer" else "Issuer"
@@ -185,7 +192,7 @@ class CertificateErrorAnalyzer(Analyzer):
             certs,
             key=lambda c: (
                 not ({str(n).lower() for n in (c.get("spec") or {}).get("dnsNames") or []} & hosts),
-                not _not_ready(c),
+                not _failing(c),
             ),
         )
 
@@ -204,7 +211,7 @@ class CertificateErrorAnalyzer(Analyzer):
             return None
         result = None
         for cert in self._certificates(view):
-            if _not_ready(cert):
+            if _failing(cert):
                 result = self._cert_manager(view, cert)
                 break
         if result is None:
@@ -264,8 +271,18 @@ class CertificateErrorAnalyzer(Analyzer):
             facts.append(
                 Fact(f"current certificate notAfter {status['notAfter']}", src_obj(cert, "status.notAfter"))
             )
-        expired = ready.get("reason") == "Expired" or "expired" in str(ready.get("message", "")).lower()
-        state = f"expired ({status.get('notAfter')})" if expired else "not issued"
+        expired = ready.get("reason") == "Expired" or bool(
+            re.search(r"certificate (?:has )?expired", str(ready.get("message", "")), re.I)
+        )
+        if expired:
+            state = f"expired ({status.get('notAfter')})"
+        elif ready.get("status") == "True":
+            state = (
+                f"not renewed: renewal was due {status.get('renewalTime', '?')} and the current certificate "
+                f"expires {status.get('notAfter', '?')}"
+            )
+        else:
+            state = "not issued"
         issuer_ref = spec.get("issuerRef") or {}
         issuer_kind = "ClusterIssuer" if issuer_ref.get("kind") == "ClusterIssuer" else "Issuer"
         issuer_name = str(issuer_ref.get("name", ""))
@@ -367,7 +384,11 @@ class CertificateErrorAnalyzer(Analyzer):
                 "certificate.dns01-failing",
                 f"{head}: the ACME DNS-01 challenge for {host} does not complete: {reason}.",
                 facts,
-                [f"kubectl describe challenge {name_of(challenge)} -n {ns}", renew],
+                [
+                    *self._dns01_fixes(solver, reason, issuer_kind, issuer_name),
+                    f"kubectl describe challenge {name_of(challenge)} -n {ns}",
+                    renew,
+                ],
                 [cert, challenge],
             )
         solver_class = _solver_class(solver)
@@ -436,6 +457,21 @@ class CertificateErrorAnalyzer(Analyzer):
         return [
             f"kubectl create secret tls {missing.group('name')} -n {where} --cert=<ca.crt> --key=<ca.key>"
             "  # restore the CA key pair from its backup / vault"
+        ]
+
+    @staticmethod
+    def _dns01_fixes(solver: dict[str, Any], reason: str, issuer_kind: str, issuer_name: str) -> list[str]:
+        """When the DNS provider refuses the solver's credentials, the fix is on the provider side."""
+        if not re.search(
+            r"AccessDenied|not authorized|403|forbidden|unauthori[sz]ed|invalid credentials", reason, re.I
+        ):
+            return []
+        provider = next(iter((solver.get("dns01") or {}).keys()), "the DNS provider")
+        action = re.search(r"perform: ([\w:]+)", reason)
+        what = action.group(1) if action else "the record-change permission"
+        return [
+            f"# grant the identity used by {issuer_kind} {issuer_name}'s {provider} solver {what} on the zone "
+            "(IAM policy / service-account credentials), then retry the challenge"
         ]
 
     @staticmethod
