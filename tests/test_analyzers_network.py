@@ -442,6 +442,26 @@ def test_egress_policy_without_port_53_explains_timeouts() -> None:
     assert "lockdown" in finding.root_cause
 
 
+def test_healthy_coredns_whose_upstream_times_out() -> None:
+    coredns = _coredns(ready=True)
+    text = "lookup api.partner.example.com on 10.96.0.10:53: server misbehaving"
+    plan = DNSFailureAnalyzer().plan(view_of([coredns, _COREFILE], text=text))
+    assert [(s.verb, s.name) for s in plan if s.verb == "logs"] == [("logs", "coredns-5d78c9869d-abcde")]
+    log = "[ERROR] plugin/errors: 2 api.partner.example.com. A: read udp 10.244.0.5:41234->10.0.0.2:53: i/o timeout\n"
+    view = view_of(
+        [coredns, _COREFILE], text=text, logs={("kube-system", "coredns-5d78c9869d-abcde", "app", False): log}
+    )
+    finding = analyze(DNSFailureAnalyzer(), view)
+    assert finding.root_cause_id == "dns.upstream-unreachable"
+    assert "10.0.0.2:53" in finding.root_cause and "/etc/resolv.conf" in finding.root_cause
+
+
+def test_resolver_errors_without_a_name_do_not_become_service_lookups() -> None:
+    view = view_of([], text="psycopg2.OperationalError: Temporary failure in name resolution")
+    assert all(s.kind != "Service" for s in DNSFailureAnalyzer().plan(view))
+    assert analyze(DNSFailureAnalyzer(), view).score < 0.5
+
+
 def test_failing_init_container_is_left_to_init_container_failure() -> None:
     app = pod("payments-1", {"app": "payments"}, init_failing=True, ready=False)
     view = view_of([app], text="lookup payments-db on 10.96.0.10:53: no such host", focus=[app])

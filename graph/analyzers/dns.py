@@ -41,7 +41,12 @@ _OTHER = re.compile(
     r"|Temporary failure in name resolution"
     r"|nodename nor servname provided"
 )
-_FATAL = re.compile(r"^.*\[(?:FATAL|ERROR)\].*$", re.M)
+_FATAL = re.compile(r"^.*(?:\[(?:FATAL|ERROR)\]|Error during parsing|^panic:).*$", re.M)
+# CoreDNS's errors plugin: "[ERROR] plugin/errors: 2 api.example.com. A: read udp 10.244.0.5:41234->10.0.0.2:53: i/o timeout"
+_UPSTREAM_ERROR = re.compile(
+    r"\[ERROR\] plugin/errors: \d+ (?P<name>\S+) \w+: (?:read|dial) (?:udp|tcp) [^\s]+->(?P<upstream>[\d.:\[\]a-f]+): "
+    r"(?P<error>[^\n]+)"
+)
 _LOOP = re.compile(r"plugin/loop: Loop \((?P<pair>[^)]+)\) detected")
 _FORWARD = re.compile(r"^\s*forward\s+\.\s+(?P<target>[^{\n]+?)\s*(?:\{|$)", re.M)
 # Egress to the cluster DNS pods on UDP and TCP 53.
@@ -193,7 +198,10 @@ class DNSFailureAnalyzer(Analyzer):
         names = [(lk, lk.cluster_parts) for lk, _ in lookups[:2]]
         # NXDOMAIN for a cluster name means CoreDNS answered: the name is the question, not CoreDNS.
         if not names or any(lk.kind != "nxdomain" or parts is None for lk, parts in names):
-            specs += self._coredns_reads(view)
+            upstream = any(
+                lk.kind == "servfail" or (lk.kind == "timeout" and parts is None) for lk, parts in names
+            )
+            specs += self._coredns_reads(view, upstream)
         ns = view.namespace
         for lookup, parts in names:
             if lookup.kind == "nxdomain" and parts:
@@ -211,7 +219,7 @@ class DNSFailureAnalyzer(Analyzer):
                 )
         return [s for s in {s.key(): s for s in specs}.values() if not view.was_read(s.key())]
 
-    def _coredns_reads(self, view: EvidenceView) -> list[ReadSpec]:
+    def _coredns_reads(self, view: EvidenceView, upstream: bool = False) -> list[ReadSpec]:
         specs = [
             ReadSpec(
                 verb="list", kind="Pod", namespace=DNS_NAMESPACE, label_selector=DNS_LABEL, why="CoreDNS pods"
@@ -224,7 +232,9 @@ class DNSFailureAnalyzer(Analyzer):
             (p for p in self._dns_pods(view) if not self._pod_ok(p)),
             key=lambda p: -sum(c.restarts for c in container_states(p)),
         )
-        for pod in broken[:1]:
+        # A healthy CoreDNS that answers SERVFAIL (or times out on external names) logs why: read one log.
+        healthy = [p for p in self._dns_pods(view) if self._pod_ok(p)] if upstream and not broken else []
+        for pod in broken[:1] + healthy[:1]:
             for c in container_states(pod):
                 if not c.init:
                     specs.append(
@@ -345,7 +355,9 @@ class DNSFailureAnalyzer(Analyzer):
                 [],
             )
         broken = [p for p in pods if not self._pod_ok(p)]
-        if not pods or not broken:
+        if pods and not broken:
+            return self._upstream_problem(view, pods, facts, forward.group("target") if forward else None)
+        if not pods:
             return None
         states = []
         for pod in broken[:2]:
@@ -447,6 +459,47 @@ class DNSFailureAnalyzer(Analyzer):
         return self._finding(
             0.8, "dns.coredns-not-ready", cause, facts, fixes, affected, missing=["the CoreDNS log"]
         )
+
+    def _upstream_problem(
+        self, view: EvidenceView, pods: list[K8sObject], facts: list[Fact], forward: str | None
+    ) -> Finding | None:
+        """CoreDNS runs, but its upstream resolvers do not answer: external names fail, cluster names work."""
+        for pod in pods:
+            for key, text in view.pod_logs(pod).items():
+                errors = list(_UPSTREAM_ERROR.finditer(text))
+                if not errors:
+                    continue
+                container, _, previous = key.partition("#")
+                last = errors[-1]
+                upstreams = sorted({m.group("upstream") for m in errors})
+                facts.append(
+                    Fact(last.group(0)[:300], src_log(DNS_NAMESPACE, name_of(pod), container, bool(previous)))
+                )
+                if forward:
+                    facts.append(
+                        Fact(
+                            f"Corefile: forward . {forward}",
+                            f"ConfigMap {DNS_NAMESPACE}/coredns data.Corefile",
+                        )
+                    )
+                cause = (
+                    f"CoreDNS runs but its upstream resolver(s) {', '.join(upstreams)} do not answer "
+                    f"({last.group('error').strip()[:120]}), so names outside the cluster fail with SERVFAIL/timeouts"
+                    + (f"; the Corefile forwards to {forward}" if forward else "")
+                    + "."
+                )
+                return self._finding(
+                    0.8,
+                    "dns.upstream-unreachable",
+                    cause,
+                    facts,
+                    [
+                        f"kubectl -n {DNS_NAMESPACE} edit configmap coredns  # forward . <reachable upstream resolver IPs>",
+                        f"kubectl -n {DNS_NAMESPACE} rollout restart deployment/coredns",
+                    ],
+                    [pod],
+                )
+        return None
 
     # --- names that do not exist ---
 
