@@ -21,6 +21,7 @@ from langgraph.graph.state import CompiledStateGraph
 from graph.builder import RECURSION_LIMIT, build_graph
 from graph.context import Context, Deps
 from graph.followups import is_followup
+from idp.settings import Settings
 from server.cache import DiagnosisCache, request_key
 from server.errors import BadRequest, NoDiagnosisInThread
 from server.metrics import Metrics
@@ -36,7 +37,7 @@ THREAD_DURABILITY: Literal["exit"] = "exit"
 class Service:
     """What the routes use: settings, clients, the compiled graphs, metrics."""
 
-    settings: Any
+    settings: Settings
     deps: Deps
     checkpointer: BaseCheckpointSaver[str]
     metrics: Metrics
