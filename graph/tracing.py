@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -34,11 +35,23 @@ def tracing_enabled(settings: Settings | None) -> bool:
 
 
 def langsmith_client(settings: Settings) -> Client:
-    """A LangSmith client from settings (built on demand, never at import time)."""
+    """The process's LangSmith client for these settings (built on first use, never at import time)."""
+    assert settings.langsmith_api_key is not None, "a LangSmith client needs LANGSMITH_API_KEY"
+    return _client(settings.langsmith_api_key.get_secret_value(), settings.langsmith_endpoint)
+
+
+@lru_cache(maxsize=4)
+def _client(api_key: str, api_url: str | None) -> Client:
+    # One client per process: each owns a background thread that batches uploads.
     from langsmith import Client
 
-    assert settings.langsmith_api_key is not None, "a LangSmith client needs LANGSMITH_API_KEY"
-    return Client(api_key=settings.langsmith_api_key.get_secret_value(), api_url=settings.langsmith_endpoint)
+    return Client(api_key=api_key, api_url=api_url)
+
+
+def flush_traces(settings: Settings | None) -> None:
+    """Send buffered runs now (a short-lived command exits right after its last run)."""
+    if tracing_enabled(settings) and settings is not None:
+        langsmith_client(settings).flush()
 
 
 def run_config(case_id: str | None = None, **metadata: Any) -> dict[str, Any]:

@@ -40,6 +40,7 @@ def evaluate(
     from evals.runner import apiserver_reader, report, run_case, snapshot_reader
     from graph.context import Deps
     from graph.llm import build_model
+    from graph.tracing import flush_traces
     from idp.settings import Settings
     from runbooks.index import build_index
     from tools.sources import NoClusterReader
@@ -97,6 +98,7 @@ def evaluate(
         console.print(f"pass rate {doc['pass_rate']:.1%} ({doc['passed']}/{doc['total']})")
     if settings.langsmith_api_key is not None:
         _log_experiment(console, results, selected, settings)
+    flush_traces(settings)
     if report_file is not None:
         report_file.parent.mkdir(parents=True, exist_ok=True)
         report_file.write_text(json.dumps(doc, indent=2), encoding="utf-8")
