@@ -757,6 +757,18 @@ def test_issuer_not_ready_is_the_cause_before_any_challenge() -> None:
     assert any("kubectl create secret tls ca-kp -n cert-manager" in c for c in finding.fix_commands)
 
 
+def test_certificate_pointing_at_a_missing_issuer() -> None:
+    cert = _cert_chain("nginx", "nginx")[0]
+    view = view_of(
+        [cert],
+        text="cert-manager certificate not ready",
+        reads={read("get", "ClusterIssuer", name="le-prod"): "no_data"},
+    )
+    finding = analyze(CertificateErrorAnalyzer(), view)
+    assert finding.root_cause_id == "certificate.issuer-missing"
+    assert "ClusterIssuer le-prod, which does not exist" in finding.root_cause
+
+
 def test_webhook_x509_reads_only_webhook_configurations_and_is_not_an_admission_denial() -> None:
     view = view_of([], text=_X509_WEBHOOK)
     kinds = [s.kind for s in CertificateErrorAnalyzer().plan(view)]

@@ -275,7 +275,7 @@ class CertificateErrorAnalyzer(Analyzer):
             re.search(r"certificate (?:has )?expired", str(ready.get("message", "")), re.I)
         )
         if expired:
-            state = f"expired ({status.get('notAfter')})"
+            state = f"expired ({status['notAfter']})" if status.get("notAfter") else "expired"
         elif ready.get("status") == "True":
             state = (
                 f"not renewed: renewal was due {status.get('renewalTime', '?')} and the current certificate "
@@ -290,6 +290,31 @@ class CertificateErrorAnalyzer(Analyzer):
         renew = f"cmctl renew {name} -n {ns}  # trigger a new issuance once the cause is fixed"
         head = f"Certificate {name} in {ns} (Secret {secret}, for {dns_names}) is {state}"
 
+        issuer_read = ReadSpec(
+            verb="get",
+            kind=issuer_kind,
+            namespace=None if issuer_kind == "ClusterIssuer" else ns,
+            name=issuer_name,
+        ).key()
+        if issuer is None and view.read_status(issuer_read) == "no_data":
+            facts.append(
+                Fact(f"{issuer_kind} {issuer_name} does not exist", f"get {issuer_kind} {issuer_name}")
+            )
+            other = "issuer" if issuer_kind == "ClusterIssuer" else "clusterissuer"
+            return Result(
+                0.9,
+                "certificate.issuer-missing",
+                f"{head}: it references {issuer_kind} {issuer_name}, which does not exist, so cert-manager never "
+                "signs a request for it.",
+                facts,
+                [
+                    f"kubectl get clusterissuers,issuers -A  # the issuers that exist (an {other} of that name?)",
+                    f"kubectl patch certificate {name} -n {ns} --type=merge -p "
+                    f'\'{{"spec":{{"issuerRef":{{"kind":"{issuer_kind}","name":"<existing issuer>"}}}}}}\'',
+                    renew,
+                ],
+                [cert],
+            )
         if issuer is not None and _not_ready(issuer):
             cond = _conditions(issuer).get("Ready") or {}
             facts.append(

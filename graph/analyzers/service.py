@@ -270,7 +270,10 @@ class ServiceUnreachableAnalyzer(Analyzer):
             port_problem = _ingress_port_problem(ingress, backend, host, service)
             if port_problem:
                 problems.append(port_problem)
-        relevant = self._relevant_services(view, services, ingress_backends)
+        first, rest = self._relevant_services(view, services, ingress_backends)
+        # Services the text names or an Ingress routes to are the suspects; an unrelated leftover
+        # Service without pods elsewhere in the namespace must not explain someone else's outage.
+        relevant = first or rest
         for service in relevant:
             problem = self._service_problem(view, service, ingress_backends)
             if problem:
@@ -284,7 +287,8 @@ class ServiceUnreachableAnalyzer(Analyzer):
         view: EvidenceView,
         services: dict[tuple[str | None, str], K8sObject],
         ingress_backends: dict[tuple[str | None, str], list[tuple[K8sObject, dict[str, Any], str]]],
-    ) -> list[K8sObject]:
+    ) -> tuple[list[K8sObject], list[K8sObject]]:
+        """(Services the text or an Ingress points at, the others)."""
         text = view.error_message
         named = {name for name in view.entities.get("names") or []}
         named |= {n for _, n in self._named_services(view)}
@@ -297,7 +301,7 @@ class ServiceUnreachableAnalyzer(Analyzer):
                 first.append(service)
             else:
                 rest.append(service)
-        return first + rest
+        return first, rest
 
     def _service_problem(
         self,
