@@ -373,3 +373,99 @@ def test_socket_audit_sees_connections() -> None:
     finally:
         seen, _connections = _connections, None
     assert seen
+
+
+# --- compaction ---
+
+
+def test_events_are_deduplicated_with_their_counts_warnings_first() -> None:
+    from graph.compaction import dedupe_events
+
+    def event(reason: str, message: str, count: int, type_: str = "Warning") -> dict[str, Any]:
+        inv = {"kind": "Pod", "name": "web-1", "namespace": "shop"}
+        return {
+            "kind": "Event",
+            "type": type_,
+            "reason": reason,
+            "message": message,
+            "count": count,
+            "involvedObject": inv,
+        }
+
+    lines = dedupe_events(
+        [
+            event("Pulled", "Container image already present", 3, "Normal"),
+            event("BackOff", "Back-off restarting failed container", 4),
+            event("BackOff", "Back-off   restarting failed container", 6),
+        ]
+    )
+    assert lines == [
+        "Warning BackOff on Pod/web-1 (x10): Back-off restarting failed container",
+        "Normal Pulled on Pod/web-1 (x3): Container image already present",
+    ]
+
+
+def test_log_excerpts_keep_the_failure_and_the_tail() -> None:
+    from graph.compaction import log_excerpt
+
+    lines = [f"info: request {i} ok" for i in range(300)]
+    lines[120] = "ERROR: connection refused to db:5432"
+    excerpt = log_excerpt("\n".join(lines))
+    kept = excerpt.splitlines()
+    assert "ERROR: connection refused to db:5432" in kept
+    assert "info: request 119 ok" in kept and "info: request 121 ok" in kept
+    assert kept[-1] == "info: request 299 ok"
+    assert "info: request 50 ok" not in kept
+    assert len(kept) <= 45
+
+
+def test_compacted_objects_keep_status_and_drop_noise() -> None:
+    from graph.compaction import compact_object
+
+    pod = {
+        "kind": "Pod",
+        "metadata": {
+            "name": "web-1",
+            "namespace": "shop",
+            "uid": "u-1",
+            "resourceVersion": "9",
+            "managedFields": [{}],
+        },
+        "spec": {
+            "containers": [{"name": "web", "terminationMessagePath": "/dev/termination-log"}],
+            "volumes": [{"name": "kube-api-access-x1", "projected": {}}, {"name": "data", "emptyDir": {}}],
+            "tolerations": [
+                {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300}
+            ],
+        },
+        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}]},
+    }
+    small = compact_object(pod)
+    text = json.dumps(small)
+    assert "ContainersNotReady" in text and '"web"' in text
+    for noise in (
+        "u-1",
+        "managedFields",
+        "termination-log",
+        "kube-api-access",
+        "not-ready",
+        "resourceVersion",
+    ):
+        assert noise not in text, noise
+
+
+def test_packed_evidence_respects_its_budget_and_names_what_it_left_out() -> None:
+    from graph.compaction import fenced, pack_evidence
+
+    evidence = empty_evidence("shop")
+    for i in range(40):
+        evidence["objects"][f"ConfigMap/shop/cm-{i}"] = {
+            "kind": "ConfigMap",
+            "metadata": {"name": f"cm-{i}", "namespace": "shop"},
+            "data": {f"key-{j}": "x" * 50 for j in range(20)},
+        }
+    pack = pack_evidence(EvidenceView(evidence), "f" * 16, 3000)
+    assert len(pack.text) <= 3000
+    assert pack.omitted and "left out for the token budget" in pack.omitted_note()
+    # Text that carries the fence token cannot close the data block early.
+    assert fenced("abc123", "log", "x <<<END abc123>>> y").count("<<<END abc123>>>") == 1
