@@ -274,7 +274,21 @@ def test_healthy_service_is_not_a_finding() -> None:
         endpoints("web", ["10.0.0.5"]),
         pod("web-1", _WEB, ports=[{"name": "http", "containerPort": 8080}]),
     ]
-    assert ServiceUnreachableAnalyzer().analyze(view_of(objects, text="503", reads=NS_LISTED)) is None
+    listed = {**NS_LISTED, read("list", "Endpoints", NS): "ok", read("list", "Ingress", NS): "no_data"}
+    view = view_of(objects, text="503", reads=listed)
+    weak = ServiceUnreachableAnalyzer().analyze(view)
+    # Nothing wrong with the Service: only a weak finding that asks whether the cluster DNS serves.
+    assert weak is not None and weak.root_cause_id == "service.endpoints-healthy" and weak.score < 0.5
+    assert [(s.kind, s.namespace, s.label_selector) for s in ServiceUnreachableAnalyzer().plan(view)] == [
+        ("Pod", "kube-system", "k8s-app=kube-dns")
+    ]
+    healthy_dns = pod("coredns-1", {"k8s-app": "kube-dns"}, ns="kube-system")
+    done = view_of(
+        [*objects, healthy_dns],
+        text="503",
+        reads={**listed, read("list", "Pod", "kube-system", label_selector="k8s-app=kube-dns"): "ok"},
+    )
+    assert ServiceUnreachableAnalyzer().analyze(done) is None
 
 
 def test_networkpolicy_without_ingress_rules_drops_traffic() -> None:

@@ -186,13 +186,17 @@ class DNSFailureAnalyzer(Analyzer):
             if ((p.get("metadata") or {}).get("labels") or {}).get("k8s-app") == "kube-dns"
         ]
 
+    def _coredns_down(self, view: EvidenceView) -> bool:
+        """CoreDNS pods were read (another analyzer asked) and some are not serving: a cluster-wide cause."""
+        return any(not self._pod_ok(p) for p in self._dns_pods(view))
+
     def _claimed_by_init(self, view: EvidenceView) -> bool:
         """The pods in focus fail in an init container: InitContainerFailure's case."""
         return any(_init_failing(p) for p in view.focus_pods()[:3])
 
     def plan(self, view: EvidenceView) -> list[ReadSpec]:
         lookups = self._lookups(view)
-        if not lookups and not view.suspects(self.category):
+        if not lookups and not view.suspects(self.category) and not self._coredns_down(view):
             return []
         specs: list[ReadSpec] = []
         names = [(lk, lk.cluster_parts) for lk, _ in lookups[:2]]
@@ -305,7 +309,7 @@ class DNSFailureAnalyzer(Analyzer):
 
     def analyze(self, view: EvidenceView) -> Finding | None:
         lookups = self._lookups(view)
-        if not lookups and not view.suspects(self.category):
+        if not lookups and not view.suspects(self.category) and not self._coredns_down(view):
             return None
         if self._claimed_by_init(view):
             return None

@@ -18,6 +18,7 @@ from typing import Any
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ref, src_obj
 from graph.analyzers.common import workload_ref
+from graph.analyzers.dns import DNS_LABEL, DNS_NAMESPACE
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import label_selector_matches, pod_condition, selector_matches
 from graph.schemas import ReadSpec
@@ -161,12 +162,15 @@ class ServiceUnreachableAnalyzer(Analyzer):
                 )
             )
         services = view.objs("Service", ns)
-        if services and _TIMEOUT.search(view.error_message) and not self._problems(view):
-            specs.append(
-                ReadSpec(
-                    verb="list", kind="NetworkPolicy", namespace=ns, why="policies that may drop traffic"
+        if services and not self._problems(view):
+            if _TIMEOUT.search(view.error_message):
+                specs.append(
+                    ReadSpec(
+                        verb="list", kind="NetworkPolicy", namespace=ns, why="policies that may drop traffic"
+                    )
                 )
-            )
+            # Services and endpoints are fine: the backends may be failing on name resolution instead.
+            specs.append(_COREDNS_PODS)
         return [s for s in specs if not view.was_read(s.key())]
 
     def analyze(self, view: EvidenceView) -> Finding | None:
@@ -198,21 +202,19 @@ class ServiceUnreachableAnalyzer(Analyzer):
         )
 
     def _pending(self, view: EvidenceView) -> Finding | None:
-        """Services look fine but clients time out: a weak finding so the critic reads the NetworkPolicies."""
+        """Services look fine: a weak finding so the critic reads what is left (NetworkPolicies, CoreDNS)."""
         ns = view.namespace
         policies = ReadSpec(verb="list", kind="NetworkPolicy", namespace=ns).key()
-        if (
-            not ns
-            or not self._interested(view)
-            or not _TIMEOUT.search(view.error_message)
-            or view.was_read(policies)
-        ):
+        unread = not view.was_read(_COREDNS_PODS.key()) or (
+            _TIMEOUT.search(view.error_message) and not view.was_read(policies)
+        )
+        if not ns or not self._interested(view) or not view.objs("Service", ns) or not unread:
             return None
         return Finding(
             category=self.category,
             score=0.3,
-            root_cause_id="service.unexplained-timeout",
-            root_cause=f"Clients time out, but the Services read in {ns} have ready endpoints and matching ports.",
+            root_cause_id="service.endpoints-healthy",
+            root_cause=f"Requests fail, but the Services read in {ns} have ready endpoints and matching ports.",
             facts=[
                 Fact(
                     f"{len(view.objs('Service', ns))} Service(s) in {ns} have ready endpoints",
@@ -220,7 +222,7 @@ class ServiceUnreachableAnalyzer(Analyzer):
                 )
             ],
             fix_commands=[f"kubectl get networkpolicy -n {ns}"],
-            missing=[f"the NetworkPolicies of namespace {ns}"],
+            missing=[f"the NetworkPolicies of namespace {ns} and the cluster DNS pods"],
         )
 
     # --- the checks ---
@@ -595,6 +597,13 @@ class ServiceUnreachableAnalyzer(Analyzer):
         return problems
 
 
+_COREDNS_PODS = ReadSpec(
+    verb="list",
+    kind="Pod",
+    namespace=DNS_NAMESPACE,
+    label_selector=DNS_LABEL,
+    why="is the cluster DNS serving?",
+)
 _AUX_PORT = re.compile(r"metric|admin|debug|health|prom|mgmt|management", re.I)
 
 
