@@ -134,8 +134,10 @@ class ServiceUnreachableAnalyzer(Analyzer):
 
     def plan(self, view: EvidenceView) -> list[ReadSpec]:
         ns = view.namespace
-        if not ns or not self._interested(view):
+        if not self._interested(view):
             return []
+        if not ns:
+            return self._find_namespace_by_host(view)
         specs = [
             ReadSpec(verb="list", kind="Service", namespace=ns, why="the Services traffic goes through"),
             ReadSpec(verb="list", kind="Endpoints", namespace=ns, why="which Services have ready endpoints"),
@@ -173,9 +175,31 @@ class ServiceUnreachableAnalyzer(Analyzer):
             specs.append(_COREDNS_PODS)
         return [s for s in specs if not view.was_read(s.key())]
 
+    @staticmethod
+    def _find_namespace_by_host(view: EvidenceView) -> list[ReadSpec]:
+        """No namespace given: the Ingress serving the host in the text says where to look."""
+        hosts = {h.lower() for h in _HOST.findall(view.error_message)}
+        if not hosts:
+            return []
+        specs = [ReadSpec(verb="list", kind="Ingress", why="which Ingress serves the host in the text")]
+        for ing in view.objs("Ingress"):
+            if {str(r.get("host", "")).lower() for r in (ing.get("spec") or {}).get("rules") or []} & hosts:
+                ing_ns = namespace_of(ing)
+                specs += [
+                    ReadSpec(
+                        verb="list", kind="Service", namespace=ing_ns, why="the Services behind the Ingress"
+                    ),
+                    ReadSpec(verb="list", kind="Endpoints", namespace=ing_ns, why="their endpoints"),
+                ]
+                if not view.was_read(ReadSpec(verb="list", kind="Pod").key()):
+                    specs.append(
+                        ReadSpec(verb="list", kind="Pod", namespace=ing_ns, why="the pods behind the Ingress")
+                    )
+        return [s for s in specs if not view.was_read(s.key())]
+
     def analyze(self, view: EvidenceView) -> Finding | None:
         if not view.objs("Service"):
-            return None
+            return self._pending(view)
         problems = self._problems(view)
         if not problems:
             return self._pending(view)
@@ -202,27 +226,28 @@ class ServiceUnreachableAnalyzer(Analyzer):
         )
 
     def _pending(self, view: EvidenceView) -> Finding | None:
-        """Services look fine: a weak finding so the critic reads what is left (NetworkPolicies, CoreDNS)."""
-        ns = view.namespace
-        policies = ReadSpec(verb="list", kind="NetworkPolicy", namespace=ns).key()
-        unread = not view.was_read(_COREDNS_PODS.key()) or (
-            _TIMEOUT.search(view.error_message) and not view.was_read(policies)
-        )
-        if not ns or not self._interested(view) or not view.objs("Service", ns) or not unread:
+        """No fault found yet but reads are left: a weak finding, so the critic asks for them."""
+        if not self._interested(view):
             return None
+        wanted = self.plan(view)
+        if not wanted:
+            return None
+        ns = view.namespace
+        services = view.objs("Service", ns) if ns else []
+        if services:
+            root = f"Requests fail, but the Services read in {ns} have ready endpoints and matching ports."
+            facts = [Fact(f"{len(services)} Service(s) in {ns} have ready endpoints", f"Endpoints in {ns}")]
+        else:
+            root = "The Services behind the failing requests have not been read yet."
+            facts = [Fact(view.error_message.strip().splitlines()[0][:200], "pasted error")]
         return Finding(
             category=self.category,
             score=0.3,
-            root_cause_id="service.endpoints-healthy",
-            root_cause=f"Requests fail, but the Services read in {ns} have ready endpoints and matching ports.",
-            facts=[
-                Fact(
-                    f"{len(view.objs('Service', ns))} Service(s) in {ns} have ready endpoints",
-                    f"Endpoints in {ns}",
-                )
-            ],
-            fix_commands=[f"kubectl get networkpolicy -n {ns}"],
-            missing=[f"the NetworkPolicies of namespace {ns} and the cluster DNS pods"],
+            root_cause_id="service.endpoints-healthy" if services else "service.not-read",
+            root_cause=root,
+            facts=facts,
+            fix_commands=[f"kubectl get svc,endpoints,ingress{' -n ' + ns if ns else ' -A'}"],
+            missing=[f"{s.verb} {s.kind}" + (f" in {s.namespace}" if s.namespace else "") for s in wanted],
         )
 
     # --- the checks ---
