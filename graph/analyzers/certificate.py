@@ -110,6 +110,10 @@ class CertificateErrorAnalyzer(Analyzer):
             ]
             return [s for s in specs if not view.was_read(s.key())]
         specs = []
+        if not ns:
+            # No namespace given: the Ingress serving the host in the text says where to look.
+            specs += self._namespace_by_host(view)
+            ns = next((namespace_of(c) for c in view.objs("Certificate")), None)
         if ns:
             specs.append(
                 ReadSpec(
@@ -122,7 +126,8 @@ class CertificateErrorAnalyzer(Analyzer):
             http01 = any(
                 "http01" in ((c.get("spec") or {}).get("solver") or {}) for c in view.objs("Challenge", ns)
             )
-            if _BROWSER.search(view.error_message) or http01:
+            all_ingresses = view.was_read(ReadSpec(verb="list", kind="Ingress").key())
+            if (_BROWSER.search(view.error_message) or http01) and not all_ingresses:
                 specs.append(
                     ReadSpec(
                         verb="list",
@@ -169,6 +174,24 @@ class CertificateErrorAnalyzer(Analyzer):
                         ReadSpec(verb="list", kind="Order", namespace=ns, why="the ACME order state")
                     )
         return [s for s in {s.key(): s for s in specs}.values() if not view.was_read(s.key())]
+
+    @staticmethod
+    def _namespace_by_host(view: EvidenceView) -> list[ReadSpec]:
+        hosts = {h.lower() for h in _HOST.findall(view.error_message)}
+        if not hosts:
+            return []
+        specs = [ReadSpec(verb="list", kind="Ingress", why="which Ingress serves the host in the text")]
+        for ing in view.objs("Ingress"):
+            if _hosts(ing) & hosts and not _is_solver(ing):
+                specs.append(
+                    ReadSpec(
+                        verb="list",
+                        kind="Certificate",
+                        namespace=namespace_of(ing),
+                        why="the Certificates of the namespace serving the host",
+                    )
+                )
+        return specs
 
     # --- evidence queries ---
 
