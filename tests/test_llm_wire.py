@@ -340,3 +340,45 @@ def test_no_key_means_no_model_and_no_request() -> None:
     assert build_model(settings) is None
     diagnosis = diagnose(CRASHLOOP, CRASHLOOP_INPUT, settings)
     assert diagnosis["mode"] == "rules"
+
+
+def _sse(text: str) -> list[dict[str, Any]]:
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        data = [line[5:].strip() for line in block.split("\n") if line.startswith("data:")]
+        if data and block.lstrip().startswith("event: data"):
+            events.append(json.loads("\n".join(data)))
+    return events
+
+
+def test_model_tokens_reach_langserve_stream_events(tmp_path: Path) -> None:
+    import yaml
+    from fastapi.testclient import TestClient
+
+    from idp.settings import DEMO_SNAPSHOT
+    from server.app import create_app
+
+    scenarios = yaml.safe_load((DEMO_SNAPSHOT / "scenarios.yaml").read_text())["scenarios"]
+    oom = next(s for s in scenarios if s["expect"]["category"] == "OOMKilled")
+    with FakeGemini(agree_with_rules) as gemini:
+        settings = Settings(
+            IDP_CLUSTER_SOURCE="demo",
+            IDP_DATA_DIR=str(tmp_path),
+            GOOGLE_API_KEY="test-key",
+            GEMINI_BASE_URL=gemini.url,
+            IDP_LLM_MAX_RETRIES=0,
+            RATE_LIMIT_REQUESTS=0,
+            DATABASE_URL=None,
+            WEAVIATE_URL=None,
+            IDP_API_KEYS="",
+        )
+        with TestClient(create_app(settings)) as client:
+            response = client.post("/diagnose/stream_events", json={"input": oom["input"]})
+    assert response.status_code == 200
+    events = _sse(response.text)
+    tokens = [e for e in events if e["event"] == "on_chat_model_stream"]
+    assert len(tokens) >= 3, "the model's answer streamed token by token"
+    assert {e["name"] for e in tokens} == {"analyze.model"}
+    text = "".join(str(e["data"]["chunk"]["content"]) for e in tokens)
+    assert json.loads(text)["category"] == "OOMKilled"
+    assert gemini.requests, "the service called the model"
