@@ -425,6 +425,20 @@ def test_nxdomain_for_a_namespace_that_does_not_exist_points_at_the_real_one() -
     ]
 
 
+def test_nxdomain_for_a_misspelt_service_names_the_closest_one() -> None:
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": _meta("payments-svc"), "spec": {}}
+    text = "dial tcp: lookup payment-svc on 10.96.0.10:53: no such host"
+    by_name = read("list", "Service", field_selector="metadata.name=payment-svc")
+    analyzer = DNSFailureAnalyzer()
+    # Nobody has a Service of that name: read the namespace's Services to find a close one.
+    plan = analyzer.plan(view_of([], text=text, reads={by_name: "no_data"}))
+    assert [(s.kind, s.namespace) for s in plan] == [("Service", NS)]
+    view = view_of([svc], text=text, reads={by_name: "no_data", read("list", "Service", NS): "ok"})
+    finding = analyze(analyzer, view)
+    assert finding.root_cause_id == "dns.wrong-service-name"
+    assert "payments-svc.shop.svc.cluster.local" in finding.root_cause
+
+
 def test_dns_policy_default_explains_nxdomain_for_cluster_names() -> None:
     app = pod("batch-1", {"app": "batch"}, spec_extra={"dnsPolicy": "Default"})
     view = view_of(
