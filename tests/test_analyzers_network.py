@@ -553,6 +553,21 @@ def test_gatekeeper_denial_adds_the_missing_labels_and_reads_the_constraint() ->
     assert not any("delete" in c for c in finding.fix_commands)
 
 
+def test_gatekeeper_lists_every_violated_constraint_and_pins_an_allowed_image() -> None:
+    text = (
+        'error when creating "web.yaml": admission webhook "validation.gatekeeper.sh" denied the request: '
+        '[allowed-repos] container <web> has an invalid image repo <nginx:1.25>, allowed repos are ["registry.acme.io/"]\n'
+        '[must-have-owner] you must provide labels: {"owner"}'
+    )
+    finding = analyze(AdmissionDeniedAnalyzer(), view_of([], text=text))
+    assert 'allowed repos are ["registry.acme.io/"]' in finding.root_cause
+    assert "[must-have-owner]" in finding.root_cause
+    assert finding.fix_commands[0].startswith(
+        "kubectl set image --local -f web.yaml '*=registry.acme.io/<image>"
+    )
+    assert any("owner=<value>" in c for c in finding.fix_commands)
+
+
 def test_pod_security_denial_from_replicaset_events_patches_the_deployment() -> None:
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta("api"), "spec": {}}
     rs = {

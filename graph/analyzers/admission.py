@@ -22,7 +22,10 @@ from graph.schemas import ReadSpec
 _WEBHOOK_DENIED = re.compile(
     r"admission webhook \\?\"(?P<webhook>[^\"\\]+)\\?\" denied the request:?\s*(?P<rest>.*)", re.S
 )
-_GATEKEEPER_ITEM = re.compile(r"\[(?P<constraint>[a-z0-9][-a-z0-9.]*)\]\s*(?P<message>[^\n\[]+)")
+# "[constraint] message", one per violation; a message may itself hold brackets ("allowed repos are [...]").
+_GATEKEEPER_ITEM = re.compile(
+    r"\[(?P<constraint>[a-z0-9][-a-z0-9.]*)\]\s*(?P<message>.+?)(?=\n|\s\[[a-z0-9][-a-z0-9.]*\]\s|$)"
+)
 _KYVERNO_POLICY = re.compile(r"^\s*(?P<policy>[a-z0-9][-a-z0-9.]*):\s*$", re.M)
 _KYVERNO_RULE = re.compile(r"^\s+(?P<rule>[a-z0-9][-a-z0-9.]*):\s*'?(?P<message>.+?)'?\s*$", re.M)
 _POD_SECURITY = re.compile(
@@ -41,6 +44,7 @@ _KYVERNO_RESOURCE = re.compile(
     r"(?:resource|policy) (?P<kind>[A-Z]\w+)/(?:(?P<ns>[a-z0-9-]+)/)?(?P<name>[a-z0-9][-a-z0-9.]*) "
     r"(?:was blocked|for resource violation)"
 )
+_ALLOWED_REPOS = re.compile(r"allowed (?:repos|registries|repositories)(?: are)?:?\s*\[([^\]]*)\]", re.I)
 _IMAGE_RULE = re.compile(r"image tag|latest|/image/?\b|image registr|allowed repos|repositor", re.I)
 _LABELS_SET = re.compile(r"labels?:?\s*\{(?P<labels>[^}]*)\}")
 _LABEL_REQUIRED = re.compile(
@@ -324,7 +328,15 @@ class AdmissionDeniedAnalyzer(Analyzer):
                 what = f"Gatekeeper constraint {denial.policy} ({constraint.get('kind')})"
                 affected.append(ref(constraint))
             cause = f"{subject} is rejected by {what} through webhook {denial.webhook}: {denial.message}"
+            # Gatekeeper lists every violated constraint; each needs its own fix.
+            others = [d for d, src, _ in found[1:] if src == source and d.controller == "gatekeeper"]
+            for other in others:
+                facts.append(Fact(self._quote(other), source))
+            if others:
+                cause += "; it also violates " + "; ".join(f"[{o.policy}] {o.message}" for o in others)
             fixes += self._label_fixes(denial, target, ns)
+            for other in others:
+                fixes += self._label_fixes(other, target, ns)
             fixes.append(
                 f"kubectl get {str(constraint.get('kind')).lower() if constraint else 'constraints'} {denial.policy} -o yaml"
                 "  # the exact requirement"
@@ -471,7 +483,10 @@ class AdmissionDeniedAnalyzer(Analyzer):
         """A policy on image tags or registries is met by pinning an allowed, immutable image."""
         if not _IMAGE_RULE.search(denial.message):
             return []
-        image = "<allowed-registry>/<image>:<immutable tag or @sha256 digest>"
+        allowed = _ALLOWED_REPOS.search(denial.message)
+        first = re.findall(r"[\"']([^\"']+)[\"']", allowed.group(1)) if allowed else []
+        prefix = first[0].rstrip("/") if first else "<allowed-registry>"
+        image = f"{prefix}/<image>:<immutable tag or @sha256 digest>"
         if denial.file:
             return [
                 f"kubectl set image --local -f {denial.file} '*={image}' -o yaml  # then commit the pinned image"
