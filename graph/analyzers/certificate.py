@@ -27,9 +27,6 @@ _X509 = re.compile(
     r"x509: (?P<what>certificate signed by unknown authority|certificate has expired or is not yet valid[^\n\"]*|"
     r"certificate is valid for [^\n\"]+|certificate is not valid for any names[^\n\"]*|[^\n\"]{5,120})"
 )
-_TLS_TEXT = re.compile(
-    r"x509|certificate|tls handshake|err_cert|ssl|cert-manager|https://|\btls\b", re.IGNORECASE
-)
 _HOST = re.compile(r"\b((?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,})\b", re.IGNORECASE)
 _URL_HOST = re.compile(r"https://([\w.-]+)")
 _WEBHOOK = re.compile(r"failed calling webhook \\?\"(?P<webhook>[^\"\\]+)\\?\"")

@@ -71,9 +71,6 @@ def _dns_egress_patch(policy: K8sObject) -> str:
     return json.dumps([op], separators=(",", ":"))
 
 
-_STUB = re.compile(r"127\.0\.0\.53|systemd-resolved")
-
-
 @dataclass(frozen=True)
 class Lookup:
     name: str

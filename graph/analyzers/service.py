@@ -531,8 +531,9 @@ class ServiceUnreachableAnalyzer(Analyzer):
                 patch = json.dumps(
                     [{"op": "replace", "path": f"/spec/ports/{index}/targetPort", "value": fix_port}]
                 )
+                # The client's "connection refused" / 502 confirms nothing listens on the targetPort.
                 return Problem(
-                    0.85,
+                    0.9 if _REFUSED.search(view.error_message) else 0.85,
                     "service.targetport-mismatch",
                     f"Service {name} in {ns} forwards port {port.get('port')} to targetPort {number}, but the "
                     f"{target} pods listen on {declared_text}: the {ready} endpoint(s) refuse the connection "
