@@ -389,7 +389,9 @@ class DNSFailureAnalyzer(Analyzer):
                 log_lines += [(m.group(0).strip()[:300], source) for m in _FATAL.finditer(text)]
             if log_lines:
                 break
-        for line, source in log_lines[-2:]:
+        # What stopped the process outranks the per-query errors logged before it.
+        log_lines = sorted(log_lines[-20:], key=lambda item: "[ERROR] plugin/errors" in item[0])
+        for line, source in log_lines[:2]:
             facts.append(Fact(line, source))
         if forward:
             facts.append(
@@ -435,7 +437,7 @@ class DNSFailureAnalyzer(Analyzer):
             ]
             return self._finding(0.95, "dns.coredns-forward-loop", cause, facts, fixes, affected)
         if log_lines:
-            line = log_lines[-1][0]
+            line = log_lines[0][0]
             cause = f'CoreDNS is down: its pods ({who}) fail with "{line[:200]}", so lookups in the cluster time out.'
             if "Corefile" in line or "parse" in line.lower() or "unknown directive" in line.lower():
                 fixes.append(
