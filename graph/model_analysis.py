@@ -30,7 +30,6 @@ loops for more data does not pay for an answer the next pass replaces.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import shlex
 from typing import TYPE_CHECKING, Any
@@ -49,8 +48,6 @@ from tools.redact import redact_text
 if TYPE_CHECKING:
     from graph.context import Deps
     from graph.state import State
-
-log = logging.getLogger(__name__)
 
 STRONG_SCORE = 0.8
 """A rules finding this strong keeps its category whatever the model says."""
@@ -100,7 +97,7 @@ def refine_draft(
         notes = [*notes, _note(f"skipped: the {limits.max_calls} model calls of this diagnosis are spent")]
         return draft, "rules", notes
 
-    system, user = analysis_prompt(deps, state, view, findings, limits)
+    system, user = analysis_prompt(deps, view, findings, limits)
     needed = estimate_tokens(system) + estimate_tokens(user) + schema_tokens(ModelDiagnosis)
     if needed > limits.input_budget_tokens:
         notes = [*notes, _note(f"skipped: the prompt needs ~{needed} tokens, over IDP_LLM_INPUT_BUDGET")]
@@ -132,7 +129,7 @@ def _note(reason: str) -> dict[str, str]:
 
 
 def analysis_prompt(
-    deps: Deps, state: State, view: EvidenceView, findings: list[Finding], limits: Limits
+    deps: Deps, view: EvidenceView, findings: list[Finding], limits: Limits
 ) -> tuple[str, str]:
     """(system, user) messages that fit the input budget together with the response schema.
 

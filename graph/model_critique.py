@@ -11,7 +11,6 @@ by name), names that occur in the evidence, nothing already read, at most
 from __future__ import annotations
 
 import json
-import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -27,8 +26,6 @@ from tools.kinds import KINDS
 if TYPE_CHECKING:
     from graph.context import Deps
     from graph.state import State
-
-log = logging.getLogger(__name__)
 
 MAX_MODEL_READS = 3
 WEAK_CONFIDENCE = 0.6
