@@ -1014,6 +1014,51 @@ def test_no_eviction_no_finding() -> None:
     assert EvictedAnalyzer().analyze(view_of([pod(statuses=[running()])])) is None
 
 
+# --- the paste alone, when no pod in the cluster shows the condition ---
+
+
+@pytest.mark.parametrize(
+    ("paste", "category", "root_id"),
+    [
+        (
+            f'Failed to pull image "{_IMG}": failed to resolve reference "{_IMG}": {_IMG}: not found',
+            "ImagePullBackOff",
+            "imagepull.not-found",
+        ),
+        (
+            "Error: couldn't find key API_KEY in Secret shop/api",
+            "CreateContainerConfigError",
+            "createconfig.missing-key",
+        ),
+        (
+            'Error: exec: "gunicorn": executable file not found in $PATH: unknown',
+            "CreateContainerError",
+            "createcontainer.executable-not-found",
+        ),
+        (
+            'MountVolume.SetUp failed for volume "tls" : secret "api-tls" not found',
+            "VolumeMountFailure",
+            "volume.missing-secret",
+        ),
+        ("The node was low on resource: memory. ", "Evicted", "evicted.node-pressure"),
+        (
+            "Liveness probe failed: HTTP probe failed with statuscode: 500",
+            "ProbeFailure",
+            "probe.liveness-failing",
+        ),
+    ],
+)
+def test_paste_alone_gives_a_weak_finding_that_says_what_is_missing(
+    paste: str, category: str, root_id: str
+) -> None:
+    evidence = empty_evidence(NS)
+    findings = run_analyzers(EvidenceView(evidence, paste, {}, []))
+    top = findings[0]
+    assert (top.category, top.root_cause_id) == (category, root_id)
+    assert top.score < 0.5 and top.missing
+    assert top.facts[0].source == "pasted text"
+
+
 # --- graph runs over the eval cases of these categories (real SnapshotReader) ---
 
 _MINE = ("imagepull-", "createconfig-", "createcontainer-", "init-", "probe-", "volume-", "evicted-")

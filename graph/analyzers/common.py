@@ -6,6 +6,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterable
 
+from graph.analyzers.base import Fact, Finding
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_states
 
@@ -142,3 +143,47 @@ def outside_focus(view: EvidenceView, pod: K8sObject) -> bool:
         return False
     workload = view.workload_of(pod)
     return all(view.workload_of(p) != workload for p in focus)
+
+
+TEXT_ONLY_SCORE = 0.45
+"""Score of a finding read from the pasted text alone: below what any cluster evidence earns."""
+
+
+def pasted_line(view: EvidenceView, pattern: re.Pattern[str]) -> tuple[str, re.Match[str]] | None:
+    """The first pasted line matching ``pattern`` (whole line, trimmed) and its match."""
+    for line in (view.error_message or "").splitlines():
+        found = pattern.search(line)
+        if found:
+            return line.strip()[:400], found
+    return None
+
+
+def text_only_finding(
+    view: EvidenceView,
+    category: str,
+    root_cause_id: str,
+    root_cause: str,
+    quote: str,
+    fixes: list[str],
+    prevention: list[str],
+) -> Finding:
+    """A finding that rests on the paste only, because no pod in the cluster shows the condition.
+
+    It says so (``missing``) and scores :data:`TEXT_ONLY_SCORE`, so any finding backed by the
+    cluster outranks it.
+    """
+    ns = view.namespace
+    pods = list(view.entities.get("pods") or [])
+    where = f" -n {ns}" if ns else " -A"
+    look = f"kubectl describe pod {pods[0]}{where}" if pods and ns else f"kubectl get pods{where} -o wide"
+    return Finding(
+        category=category,
+        score=TEXT_ONLY_SCORE,
+        root_cause_id=root_cause_id,
+        root_cause=root_cause + " (from the pasted error; no pod read from the cluster shows it now).",
+        summary=root_cause[:200],
+        facts=[Fact(quote, "pasted text")],
+        fix_commands=[*fixes, look],
+        prevention=prevention,
+        missing=["a pod in the cluster showing this condition (it may have been replaced or deleted)"],
+    )

@@ -17,7 +17,9 @@ from graph.analyzers.common import (
     failing_containers,
     latest_log,
     outside_focus,
+    pasted_line,
     template_prefix,
+    text_only_finding,
     workload_ref,
 )
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
@@ -73,7 +75,7 @@ class CreateContainerErrorAnalyzer(Analyzer):
             ]
             from_log = True
         if not hits:
-            return None
+            return self._from_text(view)
         pod, state = hits[0]
         ns, pod_name = namespace_of(pod), name_of(pod)
         target = workload_ref(view, pod)
@@ -345,3 +347,49 @@ class CreateContainerErrorAnalyzer(Analyzer):
             if other_image and other_image != image:
                 return other, str(other_image)
         return None
+
+    def _from_text(self, view: EvidenceView) -> Finding | None:
+        runtime = re.compile(
+            r"executable file not found|exec format error|OCI runtime|StartError|CreateContainerError|"
+            r"RunContainerError|unable to start container process"
+        )
+        found = pasted_line(view, runtime)
+        if found is None or re.search(r"sandbox", view.error_message, re.I):
+            return None
+        line = found[0]
+        text = view.error_message
+        if _EXEC_FORMAT.search(text):
+            cause_id, cause = (
+                "createcontainer.exec-format",
+                "The binary is built for another CPU architecture (exec format error)",
+            )
+        elif _MOUNT.search(text):
+            cause_id, cause = (
+                "createcontainer.bad-mount-path",
+                "A volume is mounted onto a path of the wrong type",
+            )
+        elif _PERMISSION.search(text):
+            cause_id, cause = (
+                "createcontainer.not-executable",
+                "The container's command is not executable (permission denied)",
+            )
+        elif _NOT_FOUND.search(text):
+            exe = self._exec_target(text) or "the command"
+            cause_id, cause = (
+                "createcontainer.executable-not-found",
+                f"The executable {exe} does not exist in the image",
+            )
+        else:
+            cause_id, cause = (
+                "createcontainer.runtime-error",
+                "The container runtime cannot start the container",
+            )
+        return text_only_finding(
+            view,
+            self.category,
+            cause_id,
+            cause,
+            line,
+            [],
+            ["Smoke-test the built image with its real command in CI, on every target architecture."],
+        )

@@ -16,8 +16,10 @@ from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_even
 from graph.analyzers.common import (
     failing_containers,
     outside_focus,
+    pasted_line,
     similar_names,
     template_prefix,
+    text_only_finding,
     workload_ref,
 )
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
@@ -124,7 +126,7 @@ class CreateContainerConfigErrorAnalyzer(Analyzer):
     def analyze(self, view: EvidenceView) -> Finding | None:
         hits = list(failing_containers(view, _failing))
         if not hits:
-            return None
+            return self._from_text(view)
         pod, state = hits[0]
         ns, pod_name = namespace_of(pod), name_of(pod)
         target = workload_ref(view, pod)
@@ -390,3 +392,37 @@ class CreateContainerConfigErrorAnalyzer(Analyzer):
         else:
             fixes.append(f"kubectl create configmap {obj_name}{ns_flag(ns)} {literals}")
         return f"createconfig.missing-{kind.lower()}", cause, facts, fixes
+
+    def _from_text(self, view: EvidenceView) -> Finding | None:
+        ns = view.namespace
+        if re.search(r"MountVolume|FailedMount", view.error_message):
+            return None  # a volume's missing object: VolumeMountFailure reads that paste
+        if found := pasted_line(view, _MISSING_KEY):
+            line, match = found
+            key, kind, obj_ns, name = match.groups()
+            verb = "secret" if kind == "Secret" else "configmap"
+            field = "stringData" if kind == "Secret" else "data"
+            fix = f'kubectl patch {verb} {name} -n {obj_ns} --type=merge -p \'{{"{field}":{{"{key}":"<value>"}}}}\''
+            return text_only_finding(
+                view,
+                self.category,
+                "createconfig.missing-key",
+                f"{kind} {obj_ns}/{name} has no key {key}",
+                line,
+                [fix],
+                ["Check in CI that every secretKeyRef/configMapKeyRef names a key that exists."],
+            )
+        if found := pasted_line(view, _MISSING_OBJ):
+            line, match = found
+            kind, name = _KIND[match.group(1).lower()], match.group(2)
+            verb = "secret generic" if kind == "Secret" else "configmap"
+            return text_only_finding(
+                view,
+                self.category,
+                f"createconfig.missing-{kind.lower()}",
+                f"{kind} {name}, which the container's env refers to, does not exist",
+                line,
+                [f"kubectl create {verb} {name}{ns_flag(ns)} --from-literal=<KEY>=<value>"],
+                ["Create Secrets and ConfigMaps before the workload that reads them, in the same release."],
+            )
+        return None

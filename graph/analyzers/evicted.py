@@ -12,7 +12,14 @@ import re
 from decimal import Decimal
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
-from graph.analyzers.common import candidate_pods, outside_focus, template_prefix, workload_ref
+from graph.analyzers.common import (
+    candidate_pods,
+    outside_focus,
+    pasted_line,
+    template_prefix,
+    text_only_finding,
+    workload_ref,
+)
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import format_bytes, node_condition, parse_quantity, pod_spec
 from graph.schemas import ReadSpec
@@ -76,7 +83,7 @@ class EvictedAnalyzer(Analyzer):
     def analyze(self, view: EvidenceView) -> Finding | None:
         victims = self._victims(view)
         if not victims:
-            return None
+            return self._from_text(view)
         pod, message, event = victims[0]
         ns, pod_name = namespace_of(pod), name_of(pod)
         target = workload_ref(view, pod)
@@ -278,3 +285,32 @@ class EvictedAnalyzer(Analyzer):
                 src_obj(node, "status.conditions"),
             )
         ]
+
+    def _from_text(self, view: EvidenceView) -> Finding | None:
+        eviction = re.compile(
+            r"ephemeral local storage usage exceeds|exceeded its local ephemeral storage limit|Usage of EmptyDir volume|"
+            r"The node was low on resource|The node had condition"
+        )
+        found = pasted_line(view, eviction)
+        if found is None:
+            return None
+        line = found[0]
+        if node_low := _NODE_LOW.search(view.error_message):
+            cause_id, cause = (
+                "evicted.node-pressure",
+                f"The kubelet evicted the pod because the node ran low on {node_low.group(1)}",
+            )
+        elif limit := _POD_LIMIT.search(view.error_message):
+            cause_id = "evicted.ephemeral-storage-limit"
+            cause = f"The kubelet evicted the pod for exceeding its total ephemeral-storage limit {limit.group(1)}"
+        else:
+            cause_id, cause = "evicted.other", "The kubelet evicted the pod"
+        return text_only_finding(
+            view,
+            self.category,
+            cause_id,
+            cause,
+            line,
+            [f"kubectl get pods{ns_flag(view.namespace)} --field-selector=status.phase=Failed"],
+            ["Set ephemeral-storage and memory requests from observed usage."],
+        )

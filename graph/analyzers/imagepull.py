@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
-from graph.analyzers.common import failing_containers, outside_focus, template_prefix, workload_ref
+from graph.analyzers.common import (
+    failing_containers,
+    outside_focus,
+    pasted_line,
+    template_prefix,
+    text_only_finding,
+    workload_ref,
+)
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_spec, pod_spec
 from graph.schemas import ReadSpec
@@ -156,7 +163,7 @@ class ImagePullBackOffAnalyzer(Analyzer):
     def analyze(self, view: EvidenceView) -> Finding | None:
         hits = list(failing_containers(view, _pulling))
         if not hits:
-            return None
+            return self._from_text(view)
         pod, state = hits[0]
         ns, pod_name = namespace_of(pod), name_of(pod)
         target = workload_ref(view, pod)
@@ -434,3 +441,33 @@ class ImagePullBackOffAnalyzer(Analyzer):
                     body = f'{{"{part}":{body}}}'
                 fixes.append(f"kubectl patch {kind} {workload}{ns_flag(ns)} -p '{body}'")
         return fixes
+
+    def _from_text(self, view: EvidenceView) -> Finding | None:
+        found = pasted_line(view, _PULL_IMAGE) or pasted_line(
+            view, re.compile(r"InvalidImageName|ErrImageNeverPull")
+        )
+        if found is None:
+            return None
+        line, match = found
+        image = match.group(1) if match.groups() else ""
+        sub = _sub_cause(view.error_message)
+        registry, repo, tag = split_image(image) if image else ("<registry>", "<repository>", "<tag>")
+        fixes = {
+            "not-found": [f"crane ls {registry}/{repo}"],
+            "auth": [
+                f"kubectl create secret docker-registry {registry.split('.')[0]}-pull{ns_flag(view.namespace)} "
+                f"--docker-server={registry} --docker-username=<user> --docker-password=<token>"
+            ],
+            "architecture": [f"docker buildx imagetools inspect {image}"],
+        }.get(sub, [f"crane manifest {image}"] if image else [])
+        return text_only_finding(
+            view,
+            self.category,
+            f"imagepull.{sub}",
+            f"The image {image or '(unnamed)'} cannot be pulled ({sub.replace('-', ' ')})",
+            line,
+            fixes,
+            [
+                "Deploy images by a tag or digest that CI has pushed and verified before the manifest change merges."
+            ],
+        )

@@ -14,7 +14,15 @@ import re
 from dataclasses import dataclass, field
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_log, src_obj
-from graph.analyzers.common import candidate_pods, error_lines, outside_focus, template_prefix, workload_ref
+from graph.analyzers.common import (
+    candidate_pods,
+    error_lines,
+    outside_focus,
+    pasted_line,
+    template_prefix,
+    text_only_finding,
+    workload_ref,
+)
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_spec, container_states
 from graph.schemas import ReadSpec
@@ -145,7 +153,7 @@ class ProbeFailureAnalyzer(Analyzer):
     def analyze(self, view: EvidenceView) -> Finding | None:
         troubles = probe_troubles(view)
         if not troubles:
-            return None
+            return self._from_text(view)
         trouble = max(
             troubles,
             key=lambda t: (bool(t.kills) or t.state.restarts > 0, len(t.failures), -troubles.index(t)),
@@ -495,3 +503,21 @@ class ProbeFailureAnalyzer(Analyzer):
             f'{{"containers":[{{"name":"{container}","startupProbe":{json.dumps(startup, separators=(",", ":"))}}}]}}',
         )
         return f"kubectl patch {workload_kind} {name}{ns_flag(ns)} -p '{body}'"
+
+    def _from_text(self, view: EvidenceView) -> Finding | None:
+        found = pasted_line(view, re.compile(r"(Liveness|Readiness|Startup) probe (?:failed|errored)", re.I))
+        if found is None:
+            return None
+        line, match = found
+        probe_type = match.group(1).lower()
+        return text_only_finding(
+            view,
+            self.category,
+            f"probe.{probe_type}-failing",
+            f"The {probe_type} probe of the container fails",
+            line,
+            [],
+            [
+                "Reference probe ports by the containerPort name so a port change cannot leave the probe behind."
+            ],
+        )

@@ -12,7 +12,15 @@ from __future__ import annotations
 import re
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
-from graph.analyzers.common import candidate_pods, outside_focus, similar_names, template_prefix, workload_ref
+from graph.analyzers.common import (
+    candidate_pods,
+    outside_focus,
+    pasted_line,
+    similar_names,
+    template_prefix,
+    text_only_finding,
+    workload_ref,
+)
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import container_states, pod_spec
 from graph.schemas import ReadSpec
@@ -107,7 +115,7 @@ class VolumeMountFailureAnalyzer(Analyzer):
     def analyze(self, view: EvidenceView) -> Finding | None:
         failing = self._failing(view)
         if not failing:
-            return None
+            return self._from_text(view)
         pod, events = failing[0]
         ns, pod_name = namespace_of(pod), name_of(pod)
         target = workload_ref(view, pod)
@@ -336,3 +344,43 @@ class VolumeMountFailureAnalyzer(Analyzer):
             "failure-domain.beta.kubernetes.io/zone"
         )
         return str(zone) if zone else None
+
+    def _from_text(self, view: EvidenceView) -> Finding | None:
+        mount = re.compile(
+            r"MountVolume\.|Multi-Attach error|AttachVolume\.Attach failed|FailedMount|FailedAttachVolume"
+        )
+        found = pasted_line(view, mount)
+        if found is None:
+            return None
+        line = found[0]
+        ns = view.namespace
+        fixes: list[str] = []
+        if missing := _MISSING.search(view.error_message):
+            kind = "configmap" if missing.group(2).lower() == "configmap" else "secret generic"
+            cause_id = f"volume.missing-{missing.group(2).lower()}"
+            cause = f"The volume's {missing.group(2)} {missing.group(3)} does not exist"
+            fixes.append(f"kubectl get {missing.group(2).lower()}s{ns_flag(ns)}")
+            fixes.append(f"kubectl create {kind} {missing.group(3)}{ns_flag(ns)} --from-file=<file>")
+        elif _MULTI.search(view.error_message):
+            cause_id, cause = (
+                "volume.multi-attach",
+                "A ReadWriteOnce volume is still attached to another node (Multi-Attach)",
+            )
+        elif csi := _CSI_MISSING.search(view.error_message):
+            cause_id, cause = (
+                "volume.csi-driver-missing",
+                f"CSI driver {csi.group(1)} is not registered on the node",
+            )
+        elif _NFS.search(view.error_message):
+            cause_id, cause = "volume.nfs", "The NFS volume cannot be mounted"
+        else:
+            cause_id, cause = "volume.mount-failed", "The kubelet cannot mount the pod's volumes"
+        return text_only_finding(
+            view,
+            self.category,
+            cause_id,
+            cause,
+            line,
+            fixes,
+            ["Ship ConfigMaps and Secrets in the same release as the workload that mounts them."],
+        )
