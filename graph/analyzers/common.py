@@ -187,3 +187,56 @@ def text_only_finding(
         prevention=prevention,
         missing=["a pod in the cluster showing this condition (it may have been replaced or deleted)"],
     )
+
+
+def container_json_path(view: EvidenceView, pod: K8sObject, container: str) -> str:
+    """JSON-patch path of a container in the pod's workload (``/spec/template/spec/containers/0``)."""
+    found = view.workload_of(pod)
+    return (
+        f"{template_prefix(found[0] if found else 'Pod')}/{container_path(pod, container) or 'containers/0'}"
+    )
+
+
+def in_pod_template(workload_kind: str, pod_spec_json: str) -> str:
+    """A merge-patch body that puts ``pod_spec_json`` where ``workload_kind`` keeps its pod spec."""
+    body = pod_spec_json
+    for part in reversed(template_prefix(workload_kind).strip("/").split("/")):
+        body = f'{{"{part}":{body}}}'
+    return body
+
+
+def serving_replicaset(
+    view: EvidenceView, pod: K8sObject, container: str, image: str | None = None
+) -> tuple[K8sObject, str] | None:
+    """An older ReplicaSet of the pod's Deployment that has ready pods, and its image of ``container``.
+
+    With ``image``, only a ReplicaSet running another image counts (the rollout changed it).
+    """
+    chain = view.owner_chain(pod)
+    if len(chain) < 2 or chain[0].get("kind") != "ReplicaSet":
+        return None
+    rs, deployment = chain[0], chain[1]
+    for other in view.objs("ReplicaSet", namespace_of(rs)):
+        if other is rs or view.owner(other) is not deployment:
+            continue
+        if not (other.get("status") or {}).get("readyReplicas"):
+            continue
+        spec = (other.get("spec") or {}).get("template", {}).get("spec") or {}
+        other_image = next(
+            (c.get("image") for c in spec.get("containers") or [] if c.get("name") == container), None
+        )
+        if other_image and (image is None or other_image != image):
+            return other, str(other_image)
+    return None
+
+
+def node_arch(view: EvidenceView, pod: K8sObject) -> str | None:
+    """CPU architecture of the pod's node (``amd64``, ``arm64``) when the node was read."""
+    node = view.obj("Node", str((pod.get("spec") or {}).get("nodeName") or ""))
+    if node is None:
+        return None
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    arch = labels.get("kubernetes.io/arch") or ((node.get("status") or {}).get("nodeInfo") or {}).get(
+        "architecture"
+    )
+    return str(arch) if arch else None

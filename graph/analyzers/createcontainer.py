@@ -14,16 +14,19 @@ import re
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_log, src_obj
 from graph.analyzers.common import (
+    container_json_path,
     failing_containers,
+    in_pod_template,
     latest_log,
+    node_arch,
     outside_focus,
     pasted_line,
-    template_prefix,
+    serving_replicaset,
     text_only_finding,
     workload_ref,
 )
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
-from graph.k8s import ContainerState, container_spec, pod_spec
+from graph.k8s import ContainerState, container_spec
 
 _RUNTIME_REASONS = {"CreateContainerError", "RunContainerError", "ContainerCannotRun", "StartError"}
 _EXEC_FORMAT = re.compile(r"exec format error", re.I)
@@ -92,11 +95,11 @@ class CreateContainerErrorAnalyzer(Analyzer):
                     src_obj(pod, f"spec.containers[{state.name}]"),
                 )
             )
-        path = self._container_path(view, pod, state)
+        path = container_json_path(view, pod, state.name)
         kind_word, _, workload = target.partition("/")
         patch = f"kubectl patch {kind_word} {workload}{ns_flag(ns)} --type=json -p "
         where = f"Container {state.name} of pod {pod_name} ({target})"
-        previous = self._serving_image(view, pod, state.name, image)
+        previous = serving_replicaset(view, pod, state.name, image)
         if previous:
             facts.append(
                 Fact(
@@ -107,7 +110,7 @@ class CreateContainerErrorAnalyzer(Analyzer):
         fixes: list[str] = []
         score = 0.9 if from_log else 0.95
         if _EXEC_FORMAT.search(message):
-            arch = self._node_arch(view, pod)
+            arch = node_arch(view, pod)
             cause_id = "createcontainer.exec-format"
             cause = (
                 f"{where} cannot start: exec format error — the binary in image {image} is built for another CPU "
@@ -133,7 +136,7 @@ class CreateContainerErrorAnalyzer(Analyzer):
                 fixes.append(
                     f"kubectl patch {kind_word} {workload}{ns_flag(ns)} -p "
                     + "'"
-                    + self._nest(kind_word, f'{{"nodeSelector":{{"kubernetes.io/arch":"{other}"}}}}')
+                    + in_pod_template(kind_word, f'{{"nodeSelector":{{"kubernetes.io/arch":"{other}"}}}}')
                     + "'"
                 )
         elif _MOUNT.search(message):
@@ -304,49 +307,6 @@ class CreateContainerErrorAnalyzer(Analyzer):
             if path and path in message and len(path) > best[0]:
                 best = (len(path), mount, index)
         return best[1], best[2]
-
-    @staticmethod
-    def _nest(kind: str, spec_body: str) -> str:
-        body = spec_body
-        for part in reversed(template_prefix(kind).strip("/").split("/")):
-            body = f'{{"{part}":{body}}}'
-        return body
-
-    @staticmethod
-    def _container_path(view: EvidenceView, pod: K8sObject, state: ContainerState) -> str:
-        found = view.workload_of(pod)
-        names = [c.get("name") for c in pod_spec(pod).get("containers") or []]
-        index = names.index(state.name) if state.name in names else 0
-        return f"{template_prefix(found[0] if found else 'Pod')}/containers/{index}"
-
-    @staticmethod
-    def _node_arch(view: EvidenceView, pod: K8sObject) -> str | None:
-        node = view.obj("Node", str((pod.get("spec") or {}).get("nodeName") or ""))
-        if node is None:
-            return None
-        labels = (node.get("metadata") or {}).get("labels") or {}
-        arch = labels.get("kubernetes.io/arch") or ((node.get("status") or {}).get("nodeInfo") or {}).get(
-            "architecture"
-        )
-        return str(arch) if arch else None
-
-    @staticmethod
-    def _serving_image(
-        view: EvidenceView, pod: K8sObject, container: str, image: str
-    ) -> tuple[K8sObject, str] | None:
-        chain = view.owner_chain(pod)
-        if len(chain) < 2 or chain[0].get("kind") != "ReplicaSet":
-            return None
-        rs, deployment = chain[0], chain[1]
-        for other in view.objs("ReplicaSet", namespace_of(rs)):
-            if other is rs or view.owner(other) is not deployment:
-                continue
-            if not (other.get("status") or {}).get("readyReplicas"):
-                continue
-            other_image = (container_spec(other, container) or {}).get("image")
-            if other_image and other_image != image:
-                return other, str(other_image)
-        return None
 
     def _from_text(self, view: EvidenceView) -> Finding | None:
         runtime = re.compile(

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
 from graph.analyzers.common import (
+    container_json_path,
     failing_containers,
+    in_pod_template,
     outside_focus,
     pasted_line,
     similar_names,
-    template_prefix,
     text_only_finding,
     workload_ref,
 )
@@ -142,7 +143,7 @@ class CreateContainerConfigErrorAnalyzer(Analyzer):
         if event is not None:
             facts.append(Fact(f"Error: {message}", src_event(event)))
         where = f"container {state.name} of pod {pod_name} ({target})"
-        prefix = self._container_path(view, pod, state)
+        prefix = container_json_path(view, pod, state.name)
         fixes: list[str]
         if key_match := _MISSING_KEY.search(message):
             key, kind, obj_ns, obj_name = key_match.groups()
@@ -164,7 +165,7 @@ class CreateContainerConfigErrorAnalyzer(Analyzer):
             kind, _, name = target.partition("/")
             fixes = [
                 f"kubectl patch {kind} {name}{ns_flag(ns)} -p '"
-                + self._strategic(
+                + in_pod_template(
                     kind,
                     f'{{"containers":[{{"name":"{state.name}","securityContext":{{"runAsUser":10001,"runAsGroup":10001}}}}]}}',
                 )
@@ -213,21 +214,6 @@ class CreateContainerConfigErrorAnalyzer(Analyzer):
             ],
             affected=[ref(pod)],
         )
-
-    @staticmethod
-    def _strategic(kind: str, spec_body: str) -> str:
-        body = spec_body
-        for part in reversed(template_prefix(kind).strip("/").split("/")):
-            body = f'{{"{part}":{body}}}'
-        return body
-
-    @staticmethod
-    def _container_path(view: EvidenceView, pod: K8sObject, state: ContainerState) -> str:
-        found = view.workload_of(pod)
-        field = "initContainers" if state.init else "containers"
-        names = [c.get("name") for c in pod_spec(pod).get(field) or []]
-        index = names.index(state.name) if state.name in names else 0
-        return f"{template_prefix(found[0] if found else 'Pod')}/{field}/{index}"
 
     def _known_keys(
         self, view: EvidenceView, kind: str, ns: str | None, name: str, missing: str = ""

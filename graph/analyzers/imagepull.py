@@ -12,10 +12,13 @@ import re
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
 from graph.analyzers.common import (
+    container_json_path,
     failing_containers,
+    in_pod_template,
+    node_arch,
     outside_focus,
     pasted_line,
-    template_prefix,
+    serving_replicaset,
     text_only_finding,
     workload_ref,
 )
@@ -196,7 +199,7 @@ class ImagePullBackOffAnalyzer(Analyzer):
             facts.append(
                 Fact(f"{len(same)} pods of {target} fail to pull the same image", "pods in namespace")
             )
-        previous = self._serving_image(view, pod, state.name, image)
+        previous = serving_replicaset(view, pod, state.name, image)
         if previous:
             facts.append(
                 Fact(
@@ -238,22 +241,23 @@ class ImagePullBackOffAnalyzer(Analyzer):
             fixes.append(f"crane copy {image} <your-registry>/{repo}:{tag}")
             fixes.append(f"{set_image}<your-registry>/{repo}:{tag}")
         elif sub == "architecture":
-            arch = self._node_arch(view, pod)
+            arch = node_arch(view, pod)
             cause = (
                 f"The image {image} cannot be pulled for {where}: it has no manifest for the node's platform"
                 f"{f' (linux/{arch})' if arch else ''} — it was built for another CPU architecture."
             )
             fixes.append(f"docker buildx imagetools inspect {image}")
             fixes.append(f"docker buildx build --platform linux/amd64,linux/arm64 -t {image} --push .")
-            if self._serving_image(view, pod, state.name, None):
+            if serving_replicaset(view, pod, state.name):
                 # The previous ReplicaSet still runs on nodes of the image's architecture.
                 fixes.append(f"kubectl rollout undo {target}{ns_flag(ns)}")
             elif arch:
                 other = "amd64" if arch == "arm64" else "arm64"
-                fixes.append(
-                    f"kubectl patch {target}{ns_flag(ns)} --type=merge -p "
-                    f'\'{{"spec":{{"template":{{"spec":{{"nodeSelector":{{"kubernetes.io/arch":"{other}"}}}}}}}}}}\''
+                kind_word, _, workload = target.partition("/")
+                selector = in_pod_template(
+                    kind_word, f'{{"nodeSelector":{{"kubernetes.io/arch":"{other}"}}}}'
                 )
+                fixes.append(f"kubectl patch {kind_word} {workload}{ns_flag(ns)} -p '{selector}'")
         elif sub == "invalid-name":
             cause = (
                 f"The image reference {image!r} of {where} is not a valid image name (InvalidImageName): "
@@ -267,7 +271,7 @@ class ImagePullBackOffAnalyzer(Analyzer):
                 f"The image {image} of {where} is not present on the node and imagePullPolicy is Never, so the "
                 "kubelet will not pull it."
             )
-            path = self._container_json_path(view, pod, state)
+            path = container_json_path(view, pod, state.name)
             fixes.append(
                 f"kubectl patch {target}{ns_flag(ns)} --type=json -p "
                 f'\'[{{"op":"replace","path":"{path}/imagePullPolicy","value":"IfNotPresent"}}]\''
@@ -311,46 +315,6 @@ class ImagePullBackOffAnalyzer(Analyzer):
     @staticmethod
     def _quote(message: str) -> str:
         return message.strip()[:300]
-
-    @staticmethod
-    def _container_json_path(view: EvidenceView, pod: K8sObject, state: ContainerState) -> str:
-        found = view.workload_of(pod)
-        prefix = template_prefix(found[0] if found else "Pod")
-        field = "initContainers" if state.init else "containers"
-        names = [c.get("name") for c in (pod_spec(pod).get(field) or [])]
-        index = names.index(state.name) if state.name in names else 0
-        return f"{prefix}/{field}/{index}"
-
-    @staticmethod
-    def _serving_image(
-        view: EvidenceView, pod: K8sObject, container: str, image: str | None
-    ) -> tuple[K8sObject, str] | None:
-        """An older ReplicaSet of the same Deployment with ready pods, running another image of this
-        container (any image when ``image`` is None)."""
-        chain = view.owner_chain(pod)
-        if not chain or chain[0].get("kind") != "ReplicaSet":
-            return None
-        rs = chain[0]
-        deployment = view.owner(rs)
-        for other in view.objs("ReplicaSet", namespace_of(rs)):
-            if other is rs or deployment is None or view.owner(other) is not deployment:
-                continue
-            if not (other.get("status") or {}).get("readyReplicas"):
-                continue
-            spec = container_spec(other, container) or {}
-            if spec.get("image") and (image is None or spec.get("image") != image):
-                return other, str(spec["image"])
-        return None
-
-    @staticmethod
-    def _node_arch(view: EvidenceView, pod: K8sObject) -> str | None:
-        node = view.obj("Node", str((pod.get("spec") or {}).get("nodeName") or ""))
-        if node is None:
-            return None
-        labels = (node.get("metadata") or {}).get("labels") or {}
-        info = (node.get("status") or {}).get("nodeInfo") or {}
-        arch = labels.get("kubernetes.io/arch") or info.get("architecture")
-        return str(arch) if arch else None
 
     @staticmethod
     def _pull_secrets(view: EvidenceView, pod: K8sObject) -> tuple[list[str], list[Fact], str]:
@@ -435,10 +399,7 @@ class ImagePullBackOffAnalyzer(Analyzer):
                     f'-p \'{{"imagePullSecrets":[{{"name":"{name}"}}]}}\''
                 )
             else:
-                prefix = template_prefix(kind).strip("/").split("/")
-                body = f'{{"imagePullSecrets":[{{"name":"{name}"}}]}}'
-                for part in reversed(prefix):
-                    body = f'{{"{part}":{body}}}'
+                body = in_pod_template(kind, f'{{"imagePullSecrets":[{{"name":"{name}"}}]}}')
                 fixes.append(f"kubectl patch {kind} {workload}{ns_flag(ns)} -p '{body}'")
         return fixes
 

@@ -14,12 +14,12 @@ import re
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_log, src_obj
 from graph.analyzers.common import (
+    container_json_path,
     error_lines,
     failing_containers,
     latest_log,
     outside_focus,
     similar_names,
-    template_prefix,
     workload_ref,
 )
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
@@ -444,10 +444,7 @@ class InitContainerFailureAnalyzer(Analyzer):
                         f'\'{{"data":{{"{key}":"{new_value}"}}}}\'',
                         f"kubectl rollout restart {target}{ns_flag(ns)}",
                     ]
-        found = view.workload_of(pod)
         kind_word, _, workload = target.partition("/")
-        init_names = [str(c.get("name")) for c in pod_spec(pod).get("initContainers") or []]
-        index = init_names.index(state.name) if state.name in init_names else 0
         for field in ("command", "args"):
             values = [str(v) for v in spec.get(field) or []]
             if any(host in v or host.split(".")[0] in v.split() for v in values):
@@ -459,7 +456,7 @@ class InitContainerFailureAnalyzer(Analyzer):
                     )
                     for v in values
                 ]
-                path = f"{template_prefix(found[0] if found else 'Pod')}/initContainers/{index}/{field}"
+                path = f"{container_json_path(view, pod, state.name)}/{field}"
                 patch = json.dumps(
                     [{"op": "replace", "path": path, "value": new_values}], separators=(",", ":")
                 )

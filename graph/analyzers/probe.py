@@ -17,9 +17,9 @@ from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_even
 from graph.analyzers.common import (
     candidate_pods,
     error_lines,
+    in_pod_template,
     outside_focus,
     pasted_line,
-    template_prefix,
     text_only_finding,
     workload_ref,
 )
@@ -466,12 +466,6 @@ class ProbeFailureAnalyzer(Analyzer):
         kind, _, name = target.partition("/")
         return kind, name, ns
 
-    @staticmethod
-    def _nest(kind: str, body: str) -> str:
-        for part in reversed(template_prefix(kind).strip("/").split("/")):
-            body = f'{{"{part}":{body}}}'
-        return body
-
     def _patch(
         self,
         prefix: tuple[str, str, str | None],
@@ -485,7 +479,9 @@ class ProbeFailureAnalyzer(Analyzer):
             {kind: values} if kind and kind not in ("exec", "none") else dict(values)
         )
         container_body = {"name": container, _PROBE_FIELD[probe_type]: probe_body}
-        body = self._nest(workload_kind, json.dumps({"containers": [container_body]}, separators=(",", ":")))
+        body = in_pod_template(
+            workload_kind, json.dumps({"containers": [container_body]}, separators=(",", ":"))
+        )
         return f"kubectl patch {workload_kind} {name}{ns_flag(ns)} -p '{body}'"
 
     def _startup_patch(
@@ -498,7 +494,7 @@ class ProbeFailureAnalyzer(Analyzer):
             if handler
             else {"periodSeconds": 10, "failureThreshold": 30}
         )
-        body = self._nest(
+        body = in_pod_template(
             workload_kind,
             f'{{"containers":[{{"name":"{container}","startupProbe":{json.dumps(startup, separators=(",", ":"))}}}]}}',
         )

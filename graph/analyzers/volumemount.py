@@ -14,6 +14,7 @@ import re
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
 from graph.analyzers.common import (
     candidate_pods,
+    in_pod_template,
     outside_focus,
     pasted_line,
     similar_names,
@@ -232,9 +233,9 @@ class VolumeMountFailureAnalyzer(Analyzer):
             if node_zone:
                 facts.append(Fact(f"node zone {node_zone}", "Node labels topology.kubernetes.io/zone"))
             if disk_zone and kind_word != "pod":
-                body = f'{{"nodeSelector":{{"topology.kubernetes.io/zone":"{disk_zone}"}}}}'
-                for part in reversed(template_prefix(kind_word).strip("/").split("/")):
-                    body = f'{{"{part}":{body}}}'
+                body = in_pod_template(
+                    kind_word, f'{{"nodeSelector":{{"topology.kubernetes.io/zone":"{disk_zone}"}}}}'
+                )
                 fixes.append(f"kubectl patch {kind_word} {workload}{ns_flag(ns)} -p '{body}'")
             fixes.append("kubectl get pv -o custom-columns=NAME:.metadata.name,ZONE:.spec.nodeAffinity")
             # volumeBindingMode is immutable: a StorageClass that binds in the pod's zone is a new one.
