@@ -78,6 +78,7 @@ def diagnose(
     from graph.builder import RECURSION_LIMIT, graph
     from graph.context import Context, build_deps
     from graph.state import InputState
+    from graph.tracing import flush_traces, traced_run
     from tools.live import LiveConfigError
     from tools.snapshot import SnapshotError
 
@@ -96,16 +97,19 @@ def diagnose(
     config: RunnableConfig = {"recursion_limit": RECURSION_LIMIT, "run_name": "diagnose"}
     ctx = Context(deps=deps, max_loops=max_loops)
     diagnosis: dict[str, Any] = {}
-    if as_json or not err.is_terminal:
-        diagnosis = graph.invoke(run_input, config, context=ctx)["diagnosis"]
-    else:
-        with err.status("diagnosing…") as status:
-            for update in graph.stream(run_input, config, context=ctx, stream_mode="updates"):
-                for node, values in update.items():
-                    err.print(f"  [green]✓[/green] {NODE_LABELS.get(node, node)}{_detail(node, values)}")
-                    status.update(f"{NODE_LABELS.get(node, node)}…")
-                    if node == "finalize":
-                        diagnosis = values["diagnosis"]
+    with traced_run(settings, dict(run_input)) as trace:
+        if as_json or not err.is_terminal:
+            diagnosis = graph.invoke(run_input, config, context=ctx)["diagnosis"]
+        else:
+            with err.status("diagnosing…") as status:
+                for update in graph.stream(run_input, config, context=ctx, stream_mode="updates"):
+                    for node, values in update.items():
+                        err.print(f"  [green]✓[/green] {NODE_LABELS.get(node, node)}{_detail(node, values)}")
+                        status.update(f"{NODE_LABELS.get(node, node)}…")
+                        if node == "finalize":
+                            diagnosis = values["diagnosis"]
+        trace.finish(diagnosis)
+    flush_traces(settings)
 
     if as_json:
         typer.echo(json.dumps(diagnosis, indent=2))
