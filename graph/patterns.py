@@ -208,6 +208,53 @@ PATTERNS: tuple[Pattern, ...] = (
         "rollout detail",
     ),
     _p(
+        "ImagePullBackOff",
+        r"errimageneverpull|no match(ing manifest)? for platform|no matching manifest|authentication required|"
+        r"401 unauthorized|pull rate limit|imagepullsecrets?|back-off pulling image|failed to resolve reference",
+        0.6,
+        "image pull detail",
+    ),
+    _p(
+        "CreateContainerConfigError",
+        r"runasnonroot|non-numeric user|failed to sync (secret|configmap) cache|failed to prepare subpath",
+        0.6,
+        "config reference detail",
+    ),
+    _p(
+        "CreateContainerError",
+        r"unable to start container process|container create failed|exec: \"?[\w/.-]+\"?: (permission denied|stat)|"
+        r"mount a directory onto a file",
+        0.6,
+        "runtime detail",
+    ),
+    _p(
+        "InitContainerFailure",
+        r"init:(error|crashloopbackoff|runcontainererror|oomkilled)|initcontainers?\b|init-container",
+        0.5,
+        "init container detail",
+    ),
+    _p(
+        "ProbeFailure",
+        r"never (becomes?|gets?|goes) ready|running but (not|never) ready|\b0/\d+ ready|"
+        r"failed (liveness|startup) probe|will be restarted",
+        0.5,
+        "probe detail",
+    ),
+    _p(
+        "VolumeMountFailure",
+        r"mountvolume\.(mountdevice|waitforattach)|volume is already (used|exclusively attached)|"
+        r"registered csi drivers|mount\.nfs|stuck in containercreating",
+        0.6,
+        "volume detail",
+    ),
+    _p(
+        "Evicted",
+        r"exceeds the total limit of containers|exceeded its local ephemeral storage limit|"
+        r"usage of emptydir volume|the node had condition",
+        0.6,
+        "eviction detail",
+    ),
+    _p(
         "CertificateError",
         r"x509|certificate (has )?expired|err_cert|tls handshake|certificate signed by unknown|"
         r"cert-manager|certificate",
