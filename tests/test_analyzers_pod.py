@@ -744,6 +744,29 @@ def test_unhealthy_answer_names_the_dependency_service_from_the_log() -> None:
     assert "kubectl get pods -n shop -l app=session-redis -o wide" in finding.fix_commands
 
 
+def test_failing_startup_probe_gets_more_time_not_a_second_startup_probe() -> None:
+    startup = {"httpGet": {"path": "/started", "port": 8080}, "periodSeconds": 10, "failureThreshold": 6}
+    objects = [
+        _probe_pod(
+            "startupProbe",
+            startup,
+            running(ready=False, restarts=4, last={"reason": "Error", "exitCode": 137}),
+        ),
+        DEPLOYMENT,
+        event(
+            "Unhealthy",
+            'Startup probe failed: Get "http://10.0.0.5:8080/started": dial tcp 10.0.0.5:8080: connect: connection refused',
+            field="spec.containers{api}",
+        ),
+        event(
+            "Killing", "Container api failed startup probe, will be restarted", field="spec.containers{api}"
+        ),
+    ]
+    finding = analyze(ProbeFailureAnalyzer(), view_of(objects))
+    assert finding.root_cause_id == "probe.slow-start"
+    assert '"startupProbe":{"failureThreshold":30,"periodSeconds":10}' in fixes_of(finding)
+
+
 def test_readiness_noise_of_a_crashing_app_is_left_to_crashloop() -> None:
     objects = [
         _probe_pod(

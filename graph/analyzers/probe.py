@@ -270,7 +270,7 @@ class ProbeFailureAnalyzer(Analyzer):
                             src_log(ns or "", pod_name, state.name, True),
                         )
                     )
-                fixes.append(self._startup_patch(patch_prefix, state.name, probe, kind))
+                fixes.append(self._startup_patch(patch_prefix, state.name, probe, kind, spec))
         elif status:
             code = int(status.group(1))
             path = (
@@ -335,7 +335,7 @@ class ProbeFailureAnalyzer(Analyzer):
                 )
             )
             if probe_type == "liveness":
-                fixes.append(self._startup_patch(patch_prefix, state.name, probe, kind))
+                fixes.append(self._startup_patch(patch_prefix, state.name, probe, kind, spec))
         elif kind == "exec":
             cause_id = "probe.exec-failing"
             command = " ".join(map(str, (probe.get("exec") or {}).get("command") or []))
@@ -485,15 +485,24 @@ class ProbeFailureAnalyzer(Analyzer):
         return f"kubectl patch {workload_kind} {name}{ns_flag(ns)} -p '{body}'"
 
     def _startup_patch(
-        self, prefix: tuple[str, str, str | None], container: str, probe: K8sObject, kind: str
+        self,
+        prefix: tuple[str, str, str | None],
+        container: str,
+        probe: K8sObject,
+        kind: str,
+        spec: K8sObject,
     ) -> str:
+        """Give a slow starter time: a startupProbe like the failing probe, or a longer existing one."""
         workload_kind, name, ns = prefix
-        handler = probe.get(kind) if kind in ("httpGet", "tcpSocket", "grpc") else None
-        startup = (
-            {kind: handler, "periodSeconds": 10, "failureThreshold": 30}
-            if handler
-            else {"periodSeconds": 10, "failureThreshold": 30}
-        )
+        existing = spec.get("startupProbe")
+        if existing:
+            threshold = max(30, int(existing.get("failureThreshold", 3)) * 3)
+            startup: dict[str, object] = {"failureThreshold": threshold, "periodSeconds": 10}
+        else:
+            handler = probe.get(kind) if kind in ("httpGet", "tcpSocket", "grpc") else None
+            startup = {"periodSeconds": 10, "failureThreshold": 30}
+            if handler:
+                startup = {kind: handler, **startup}
         body = in_pod_template(
             workload_kind,
             f'{{"containers":[{{"name":"{container}","startupProbe":{json.dumps(startup, separators=(",", ":"))}}}]}}',
