@@ -1037,6 +1037,56 @@ def test_no_eviction_no_finding() -> None:
     assert EvictedAnalyzer().analyze(view_of([pod(statuses=[running()])])) is None
 
 
+# --- sparse objects: what a partial read or an old API server may return ---
+
+_POD_ANALYZERS: tuple[Analyzer, ...] = (
+    ImagePullBackOffAnalyzer(),
+    CreateContainerConfigErrorAnalyzer(),
+    CreateContainerErrorAnalyzer(),
+    InitContainerFailureAnalyzer(),
+    ProbeFailureAnalyzer(),
+    VolumeMountFailureAnalyzer(),
+    EvictedAnalyzer(),
+)
+
+
+@pytest.mark.parametrize("analyzer", _POD_ANALYZERS, ids=lambda a: a.category)
+def test_sparse_objects_do_not_break_an_analyzer(analyzer: Analyzer) -> None:
+    sparse: list[K8sObject] = [
+        {"kind": "Pod", "metadata": {"name": "bare", "namespace": NS}},
+        {
+            "kind": "Pod",
+            "metadata": {"name": "half", "namespace": NS},
+            "status": {"phase": "Failed", "reason": "Evicted"},
+        },
+        {
+            "kind": "Pod",
+            "metadata": {"name": "waiting", "namespace": NS},
+            "status": {
+                "containerStatuses": [
+                    {"name": "c", "state": {"waiting": {"reason": "CreateContainerConfigError"}}}
+                ],
+                "initContainerStatuses": [
+                    {"name": "i", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+                ],
+            },
+        },
+        {"kind": "Event", "metadata": {"name": "e1", "namespace": NS}, "reason": "Unhealthy"},
+        {
+            "kind": "Event",
+            "metadata": {"name": "e2", "namespace": NS},
+            "involvedObject": {"kind": "Pod", "name": "bare"},
+            "reason": "FailedMount",
+        },
+        {"kind": "Node", "metadata": {"name": "n"}},
+    ]
+    view = view_of(sparse)
+    analyzer.plan(view)
+    finding = analyzer.analyze(view)
+    if finding is not None:
+        assert finding.category == analyzer.category and finding.root_cause
+
+
 # --- the paste alone, when no pod in the cluster shows the condition ---
 
 
