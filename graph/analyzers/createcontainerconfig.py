@@ -290,10 +290,20 @@ class CreateContainerConfigErrorAnalyzer(Analyzer):
         fixes: list[str] = []
         kind_word, _, name = target.partition("/")
         if replacement and refs:
-            fixes.append(
-                f"kubectl patch {kind_word} {name}{ns_flag(ns)} --type=json -p "
-                f'\'[{{"op":"replace","path":"{prefix}/{refs[0].path}/key","value":"{replacement}"}}]\''
+            ops = [(refs[0], replacement)]
+            # The kubelet reports the first missing key only; when the keys are known, fix the others too.
+            if obj is not None and keys and not manager:
+                for other in env_refs(container):
+                    if other.kind == kind and other.name == obj_name and other.key not in (None, key, *keys):
+                        similar = self._similar_key(str(other.key), keys)
+                        if similar:
+                            ops.append((other, similar))
+            if len(ops) > 1:
+                cause += " " + ", ".join(f"{r.key} is missing too ({new} exists)" for r, new in ops[1:]) + "."
+            body = ",".join(
+                f'{{"op":"replace","path":"{prefix}/{r.path}/key","value":"{new}"}}' for r, new in ops
             )
+            fixes.append(f"kubectl patch {kind_word} {name}{ns_flag(ns)} --type=json -p '[{body}]'")
         if kind == "Secret":
             fixes.append(
                 f'kubectl patch secret {obj_name}{ns_flag(ns)} --type=merge -p \'{{"stringData":{{"{key}":"<value>"}}}}\''
