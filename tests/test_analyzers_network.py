@@ -531,6 +531,12 @@ def test_parse_admission_denials() -> None:
         "replica-limit-binding",
     )
     assert parse_denials(_X509_WEBHOOK) == []  # a webhook the API server cannot trust is a CertificateError
+    applied = (
+        'Resource: "apps/v1, Resource=deployments", GroupVersionKind: "apps/v1, Kind=Deployment"\n'
+        'Name: "referral", Namespace: "growth"\nfor: "k8s/d.yaml": ' + _GATEKEEPER.split(": ", 1)[1]
+    )
+    (patched,) = parse_denials(applied)
+    assert (patched.object_kind, patched.object_name) == ("Deployment", "referral")
 
 
 def test_gatekeeper_denial_adds_the_missing_labels_and_reads_the_constraint() -> None:

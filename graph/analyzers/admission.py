@@ -40,6 +40,7 @@ _OBJECT = re.compile(
     r"(?P<plural>[a-z]+)(?:\.(?P<group>[a-z0-9.]+))? \\?\"(?P<name>[a-z0-9][-a-z0-9.]*)\\?\" is (?:forbidden|invalid)"
 )
 _FILE = re.compile(r"error when (?:creating|applying|replacing|patching) \\?\"(?P<file>[^\"\\]+)\\?\"")
+_APPLY_OBJECT = re.compile(r"Kind=(?P<kind>[A-Z]\w+)\\?\"?\s*Name: \\?\"(?P<name>[a-z0-9][-a-z0-9.]*)\\?\"")
 _KYVERNO_RESOURCE = re.compile(
     r"(?:resource|policy) (?P<kind>[A-Z]\w+)/(?:(?P<ns>[a-z0-9-]+)/)?(?P<name>[a-z0-9][-a-z0-9.]*) "
     r"(?:was blocked|for resource violation)"
@@ -90,6 +91,10 @@ def _object_of(text: str) -> tuple[str | None, str | None, str | None]:
     file = file_match.group("file") if file_match else None
     if match:
         return _PLURAL_KIND.get(match.group("plural")), match.group("name"), file
+    # kubectl apply on an existing object: 'GroupVersionKind: "apps/v1, Kind=Deployment"\nName: "x"'.
+    applied = _APPLY_OBJECT.search(text)
+    if applied:
+        return applied.group("kind"), applied.group("name"), file
     # Kyverno names the resource as Kind/namespace/name.
     kyverno = _KYVERNO_RESOURCE.search(text)
     if kyverno:
