@@ -16,7 +16,7 @@ import pytest
 from evals.cases import load_case
 from evals.scoring import score
 from graph.analysis import run_analyzers
-from graph.analyzers.base import Analyzer, Finding
+from graph.analyzers.base import Analyzer, Fact, Finding
 from graph.analyzers.common import similar_names
 from graph.analyzers.createcontainer import CreateContainerErrorAnalyzer
 from graph.analyzers.createcontainerconfig import CreateContainerConfigErrorAnalyzer
@@ -767,6 +767,28 @@ def test_failing_startup_probe_gets_more_time_not_a_second_startup_probe() -> No
     assert '"startupProbe":{"failureThreshold":30,"periodSeconds":10}' in fixes_of(finding)
 
 
+def test_expired_events_still_show_a_liveness_probe_on_an_undeclared_port() -> None:
+    probe = {"httpGet": {"path": "/healthz", "port": 8081}}
+    objects = [
+        _probe_pod(
+            "livenessProbe", probe, running(restarts=30, last={"reason": "Completed", "exitCode": 0}), [8080]
+        ),
+        DEPLOYMENT,
+    ]
+    finding = analyze(ProbeFailureAnalyzer(), view_of(objects))
+    assert finding.root_cause_id == "probe.wrong-port"
+    assert '"livenessProbe":{"httpGet":{"port":8080}}' in fixes_of(finding)
+    assert finding.missing
+
+
+def test_sigterm_exits_with_a_quiet_log_point_at_liveness_even_without_events() -> None:
+    probe = {"httpGet": {"path": "/healthz", "port": 8080}}
+    objects = [_probe_pod("livenessProbe", probe, crashed("api", "Error", 143)), DEPLOYMENT]
+    log = {(POD, "api", True): "starting\nloading catalog 40%\nloading catalog 80%"}
+    findings = run_analyzers(view_of(objects, logs=log))
+    assert (findings[0].category, findings[0].root_cause_id) == ("ProbeFailure", "probe.liveness-failing")
+
+
 def test_readiness_noise_of_a_crashing_app_is_left_to_crashloop() -> None:
     objects = [
         _probe_pod(
@@ -914,6 +936,48 @@ def test_zone_mismatch_pins_the_workload_to_the_disk_zone() -> None:
     assert finding.root_cause_id == "volume.zone-mismatch"
     assert "eu-west-1a" in finding.root_cause
     assert '"nodeSelector":{"topology.kubernetes.io/zone":"eu-west-1a"}' in fixes_of(finding)
+
+
+def test_without_mount_events_a_missing_configmap_volume_is_inferred_from_the_reads() -> None:
+    stuck = _mounting_pod([{"name": "conf", "configMap": {"name": "api-conf"}}])
+    view = view_of([stuck, DEPLOYMENT])
+    assert [(s.verb, s.kind, s.name) for s in VolumeMountFailureAnalyzer().plan(view)] == [
+        ("get", "ConfigMap", "api-conf")
+    ]
+    finding = analyze(
+        VolumeMountFailureAnalyzer(), view_of([stuck, DEPLOYMENT], reads=absent("ConfigMap", "api-conf"))
+    )
+    assert finding.root_cause_id == "volume.missing-configmap"
+    assert finding.facts[0].source.startswith("inferred")
+    assert 0.7 <= finding.score < 0.93
+
+
+def test_without_mount_events_a_claim_held_on_another_node_is_a_multi_attach() -> None:
+    volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    holder = pod("api-5f8b6d7c4-old01", statuses=[running()], spec={"volumes": volumes, "nodeName": "node-2"})
+    claim = {
+        "kind": "PersistentVolumeClaim",
+        "metadata": _meta("data"),
+        "spec": {"accessModes": ["ReadWriteOnce"]},
+    }
+    finding = analyze(
+        VolumeMountFailureAnalyzer(), view_of([_mounting_pod(volumes), holder, claim, DEPLOYMENT])
+    )
+    assert finding.root_cause_id == "volume.multi-attach"
+    assert "api-5f8b6d7c4-old01" in finding.root_cause
+
+
+def test_a_pasted_describe_line_explains_a_stuck_pod_whose_events_expired() -> None:
+    paste = 'Warning  FailedMount  2m (x40 over 80m)  kubelet  MountVolume.SetUp failed for volume "tls" : secret "api-tls" not found'
+    evidence = empty_evidence(NS)
+    stuck = _mounting_pod([{"name": "tls", "secret": {"secretName": "api-tls"}}])
+    evidence["objects"][key_of(stuck)] = stuck
+    evidence["focus"] = [key_of(stuck)]
+    finding = analyze(VolumeMountFailureAnalyzer(), EvidenceView(evidence, paste, {}, []))
+    assert finding.root_cause_id == "volume.missing-secret"
+    assert finding.facts[0] == Fact(
+        'MountVolume.SetUp failed for volume "tls" : secret "api-tls" not found', "pasted text"
+    )
 
 
 def test_an_old_mount_event_on_a_running_pod_is_weak() -> None:

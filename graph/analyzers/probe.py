@@ -45,6 +45,7 @@ _PATHS = re.compile(
 _DEPENDENCY_ERROR = re.compile(
     r"connection refused|ECONNREFUSED|no such host|i/o timeout|timed out|unreachable|connect:", re.I
 )
+_APP_ERROR = re.compile(r"\b(error|exception|fatal|panic|traceback|failed)\b", re.I)
 _PROBE_FIELD = {"liveness": "livenessProbe", "readiness": "readinessProbe", "startup": "startupProbe"}
 
 
@@ -153,7 +154,7 @@ class ProbeFailureAnalyzer(Analyzer):
     def analyze(self, view: EvidenceView) -> Finding | None:
         troubles = probe_troubles(view)
         if not troubles:
-            return self._from_text(view)
+            return self._without_events(view) or self._from_text(view)
         trouble = max(
             troubles,
             key=lambda t: (bool(t.kills) or t.state.restarts > 0, len(t.failures), -troubles.index(t)),
@@ -429,6 +430,117 @@ class ProbeFailureAnalyzer(Analyzer):
                     )
                 )
         return "\n".join(texts), facts[:3]
+
+    def _without_events(self, view: EvidenceView) -> Finding | None:
+        """Probe trouble the pod spec and status show when the Unhealthy events have expired.
+
+        A probe on a port the container does not declare, while the app logs that it listens on
+        another, fails every time. Otherwise a running container that is not ready, or one that
+        keeps being restarted after clean shutdowns, points at its probes, but only weakly.
+        """
+        for pod in candidate_pods(view):
+            if (pod.get("status") or {}).get("phase") != "Running":
+                continue
+            for state in container_states(pod):
+                # Exit 143 is the SIGTERM the kubelet sends; a clean exit 0 counts only while the container runs.
+                sigterm = (
+                    state.restarts > 0 and state.last_exit_code == 143 and state.last_reason != "OOMKilled"
+                )
+                if state.init or not (
+                    state.running or (sigterm and state.waiting_reason == "CrashLoopBackOff")
+                ):
+                    continue
+                spec = container_spec(pod, state.name) or {}
+                killed = sigterm or (state.running and state.restarts > 0 and state.last_exit_code == 0)
+                wanted = [p for p, field_name in _PROBE_FIELD.items() if spec.get(field_name)]
+                if killed and "liveness" in wanted:
+                    probe_type = "liveness"
+                elif not state.ready and "readiness" in wanted and state.restarts == 0:
+                    probe_type = "readiness"
+                else:
+                    continue
+                return self._static_finding(view, pod, state, spec, probe_type)
+        return None
+
+    def _static_finding(
+        self, view: EvidenceView, pod: K8sObject, state: ContainerState, spec: K8sObject, probe_type: str
+    ) -> Finding:
+        ns, pod_name = namespace_of(pod), name_of(pod)
+        target = workload_ref(view, pod)
+        probe = spec.get(_PROBE_FIELD[probe_type]) or {}
+        kind, raw_port = _probe_target(probe)
+        probe_port = _resolve_port(spec, raw_port)
+        ports = [int(p.get("containerPort")) for p in spec.get("ports") or [] if p.get("containerPort")]
+        log_text, log_facts = self._logs(view, pod, state)
+        listening = listening_ports(log_text) if log_text else []
+        status_src = src_obj(pod, f"status.containerStatuses[{state.name}]")
+        facts = [
+            Fact(
+                f"{probe_type}Probe: {self._describe(probe)}",
+                src_obj(pod, f"spec.containers[{state.name}].{_PROBE_FIELD[probe_type]}"),
+            ),
+            Fact(
+                f"container {state.name} restarted {state.restarts} time(s); last exit code {state.last_exit_code} "
+                f"({state.last_reason})"
+                if probe_type == "liveness"
+                else f"container {state.name} is running but not ready",
+                status_src,
+            ),
+            *log_facts,
+        ]
+        if ports:
+            facts.append(
+                Fact(
+                    f"container {state.name} declares containerPort(s) {', '.join(map(str, ports))}",
+                    src_obj(pod, f"spec.containers[{state.name}].ports"),
+                )
+            )
+        where = f"The {probe_type} probe of container {state.name} in pod {pod_name} ({target})"
+        fixes: list[str] = []
+        right = (
+            self._right_port(probe_port, listening, ports, spec, probe_type)
+            if probe_port is not None
+            else None
+        )
+        serving = {p for p, _ in listening} | set(ports)
+        if probe_port is not None and right is not None and right != probe_port and probe_port not in serving:
+            cause_id, score = "probe.wrong-port", 0.8
+            cause = (
+                f"{where} targets port {probe_port}, which the container neither declares nor (by its log) listens on; "
+                f"it serves on {right}, so the probe cannot succeed."
+            )
+            fixes.append(
+                self._patch(self._patch_prefix(target, ns), state.name, probe_type, kind, {"port": right})
+            )
+        elif probe_type == "liveness":
+            previous = view.log(ns or "", pod_name, state.name, previous=True) or ""
+            # A crashed instance whose log shows no error of its own was stopped from outside.
+            quiet = bool(previous) and not _APP_ERROR.search(previous)
+            cause_id, score = "probe.liveness-failing", 0.7 if quiet else 0.55
+            cause = (
+                f"{where} most likely fails: the container is restarted after clean exits (code "
+                f"{state.last_exit_code}), as the kubelet does when liveness fails."
+            )
+        else:
+            cause_id, score = "probe.readiness-failing", 0.5
+            cause = f"{where} keeps failing: the container runs but never becomes ready."
+        fixes.append(f"kubectl get events{ns_flag(ns)} --field-selector involvedObject.name={pod_name}")
+        fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
+        return Finding(
+            category=self.category,
+            score=min(score, 0.5) if outside_focus(view, pod) else score,
+            root_cause_id=cause_id,
+            root_cause=cause,
+            summary=f"{target}: {probe_type} probe ({cause_id.split('.', 1)[1]})",
+            facts=facts,
+            fix_commands=fixes,
+            prevention=[
+                "Reference probe ports by the containerPort name (port: http) so a port change cannot leave the probe behind.",
+                "Keep liveness checks local (no dependency calls); let readiness reflect dependencies.",
+            ],
+            affected=[ref(pod)],
+            missing=["the pod's Unhealthy events (expired or not read): they say how the probe fails"],
+        )
 
     @staticmethod
     def _right_port(

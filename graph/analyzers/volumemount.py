@@ -50,6 +50,25 @@ def _stuck(pod: K8sObject) -> bool:
     return any(c.waiting_reason in ("ContainerCreating", "PodInitializing") for c in container_states(pod))
 
 
+_PASTED_MOUNT = re.compile(
+    r"MountVolume\.\w+ failed|Multi-Attach error|AttachVolume\.Attach failed|Unable to attach or mount volumes"
+)
+PASTED = "x-pasted"
+"""Marks an event rebuilt from the pasted text rather than read from the cluster."""
+INFERRED = "x-inferred"
+"""Marks an event rebuilt from the objects read (the real one expired or was not read)."""
+
+
+def _waiting_to_create(pod: K8sObject) -> bool:
+    """All app containers wait in ContainerCreating: the kubelet has not started any of them."""
+    states = [c for c in container_states(pod) if not c.init]
+    return bool(states) and all(c.waiting_reason == "ContainerCreating" for c in states)
+
+
+def _sandbox_trouble(view: EvidenceView, pod: K8sObject) -> bool:
+    return any(e.get("reason") == "FailedCreatePodSandBox" for e in view.events_for(pod))
+
+
 def _decisive(events: list[K8sObject]) -> K8sObject:
     specific = [e for e in events if not _GENERIC.search(str(e.get("message") or ""))]
     return (specific or events)[0]
@@ -60,11 +79,63 @@ class VolumeMountFailureAnalyzer(Analyzer):
 
     def _failing(self, view: EvidenceView) -> list[tuple[K8sObject, list[K8sObject]]]:
         found = [(p, evs) for p in candidate_pods(view) if (evs := _mount_events(view, p))]
-        return sorted(found, key=lambda item: not _stuck(item[0]))
+        if found:
+            return sorted(found, key=lambda item: not _stuck(item[0]))
+        # Events expire after an hour; a pasted `kubectl describe` line still says why the pod is stuck.
+        pasted = pasted_line(view, _PASTED_MOUNT)
+        stuck = [p for p in view.focus_pods() if _stuck(p) and not _sandbox_trouble(view, p)]
+        if not stuck:
+            return []
+        if pasted is None:
+            inferred = self._inferred(view, stuck[0]) if _waiting_to_create(stuck[0]) else None
+            return [(stuck[0], [inferred])] if inferred is not None else []
+        line, match = pasted
+        quoted: K8sObject = {
+            "kind": "Event",
+            "reason": "FailedAttachVolume" if "Attach" in match.group(0) else "FailedMount",
+            "message": line[match.start() :],
+            "involvedObject": {"kind": "Pod", "name": name_of(stuck[0]), "namespace": namespace_of(stuck[0])},
+            PASTED: True,
+        }
+        return [(stuck[0], [quoted])]
 
     def plan(self, view: EvidenceView) -> list[ReadSpec]:
         specs: list[ReadSpec] = []
-        for pod, events in self._failing(view)[:1]:
+        failing = self._failing(view)
+        if not failing:
+            # A pod stuck in ContainerCreating with no event that says why: read what its volumes need.
+            for pod in [p for p in view.focus_pods() if _stuck(p) and not _mount_events(view, p)][:1]:
+                if _sandbox_trouble(view, pod) or not _waiting_to_create(pod):
+                    continue
+                ns = namespace_of(pod)
+                for volume in (pod_spec(pod).get("volumes") or [])[:6]:
+                    for field, kind, key in (
+                        ("configMap", "ConfigMap", "name"),
+                        ("secret", "Secret", "secretName"),
+                    ):
+                        name = (volume.get(field) or {}).get(key)
+                        if name:
+                            specs.append(
+                                ReadSpec(
+                                    verb="get",
+                                    kind=kind,
+                                    namespace=ns,
+                                    name=str(name),
+                                    why="does the volume's object exist",
+                                )
+                            )
+                for claim in self._claims(pod)[:2]:
+                    specs.append(
+                        ReadSpec(
+                            verb="get",
+                            kind="PersistentVolumeClaim",
+                            namespace=ns,
+                            name=claim,
+                            why="access mode of the claim",
+                        )
+                    )
+            return [s for s in specs if not view.was_read(s.key())][:5]
+        for pod, events in failing[:1]:
             ns = namespace_of(pod)
             message = str(_decisive(events).get("message") or "")
             if missing := _MISSING.search(message):
@@ -106,6 +177,49 @@ class VolumeMountFailureAnalyzer(Analyzer):
         return [s for s in specs if not view.was_read(s.key())]
 
     @staticmethod
+    def _inferred(view: EvidenceView, pod: K8sObject) -> K8sObject | None:
+        """What the kubelet would report, rebuilt from objects read: a volume's missing ConfigMap or
+        Secret, or a ReadWriteOnce claim held by a running pod on another node."""
+        ns, node = namespace_of(pod), (pod.get("spec") or {}).get("nodeName")
+        message = None
+        for volume in pod_spec(pod).get("volumes") or []:
+            for field, kind, key in (("configMap", "ConfigMap", "name"), ("secret", "Secret", "secretName")):
+                source = volume.get(field) or {}
+                name = source.get(key)
+                got = ReadSpec(verb="get", kind=kind, namespace=ns, name=str(name)).key()
+                if name and not source.get("optional") and view.read_status(got) == "no_data":
+                    message = f'MountVolume.SetUp failed for volume "{volume.get("name")}" : {kind.lower()} "{name}" not found'
+            claim_name = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            claim = view.obj("PersistentVolumeClaim", str(claim_name), ns) if claim_name else None
+            if claim is not None and "ReadWriteOnce" in ((claim.get("spec") or {}).get("accessModes") or []):
+                holders = [
+                    other
+                    for other in view.objs("Pod", ns)
+                    if other is not pod
+                    and (other.get("status") or {}).get("phase") == "Running"
+                    and (other.get("spec") or {}).get("nodeName") not in (None, node)
+                    and any(
+                        (v.get("persistentVolumeClaim") or {}).get("claimName") == claim_name
+                        for v in pod_spec(other).get("volumes") or []
+                    )
+                ]
+                if holders:
+                    volume_name = (claim.get("spec") or {}).get("volumeName") or claim_name
+                    message = (
+                        f'Multi-Attach error for volume "{volume_name}" Volume is already used by pod(s) '
+                        + ", ".join(name_of(h) for h in holders)
+                    )
+            if message:
+                return {
+                    "kind": "Event",
+                    "reason": "FailedMount",
+                    "message": message,
+                    "involvedObject": {"kind": "Pod", "name": name_of(pod), "namespace": ns},
+                    INFERRED: True,
+                }
+        return None
+
+    @staticmethod
     def _claims(pod: K8sObject) -> list[str]:
         return [
             str(v["persistentVolumeClaim"].get("claimName"))
@@ -122,7 +236,11 @@ class VolumeMountFailureAnalyzer(Analyzer):
         target = workload_ref(view, pod)
         event = _decisive(events)
         message = str(event.get("message") or "")
-        facts = [Fact(message[:500], src_event(event))]
+        if event.get(INFERRED):
+            source = "inferred from the pod's volumes and the objects read (no mount event was read)"
+        else:
+            source = "pasted text" if event.get(PASTED) else src_event(event)
+        facts = [Fact(message[:500], source)]
         generic = next(
             (e for e in events if e is not event and _GENERIC.search(str(e.get("message") or ""))), None
         )
@@ -134,7 +252,7 @@ class VolumeMountFailureAnalyzer(Analyzer):
                 f"pod {pod_name} is {phase}; its containers wait in ContainerCreating", src_obj(pod, "status")
             )
         )
-        score = 0.93 if _stuck(pod) else 0.35
+        score = (0.8 if event.get(INFERRED) else 0.93) if _stuck(pod) else 0.35
         kind_word, _, workload = target.partition("/")
         fixes: list[str] = []
         volume_match = _VOLUME.search(message)
