@@ -92,7 +92,8 @@ class LiveReader:
         self._max_items = max_items
         self._count = 0
         self._count_lock = threading.Lock()
-        self._discovered: dict[str, KindInfo] | None = None
+        self._discovered: dict[str, KindInfo] = {}
+        self._groups: list[tuple[str, str]] | None = None
 
     # --- construction ---
 
@@ -278,19 +279,28 @@ class LiveReader:
     def _kind_info(self, kind: str) -> KindInfo | _Answer | None:
         """The table row, else the kind as the cluster's discovery documents describe it.
 
-        Discovery runs once, on the first kind the table does not know; an error answer is
-        returned (and not cached) when discovery itself cannot be read.
+        Discovery is lazy and per kind: the group list is read once, then groups' resource
+        lists one at a time (CRD groups, which the table does not cover, first) until the kind
+        turns up, so finding a Gatekeeper constraint costs two requests, not one per group.
+        An error answer is returned (and not cached) when discovery itself cannot be read.
         """
         if kind in KINDS:
             return KINDS[kind]
-        if self._discovered is None:
-            found = self._discover()
-            if isinstance(found, _Answer):
-                return found
-            self._discovered = found
-        return self._discovered.get(kind)
+        if kind in self._discovered:
+            return self._discovered[kind]
+        if self._groups is None:
+            groups = self._group_versions()
+            if isinstance(groups, _Answer):
+                return groups
+            self._groups = groups
+        while self._groups:
+            group, version = self._groups.pop(0)
+            self._read_group(group, version)
+            if kind in self._discovered:
+                return self._discovered[kind]
+        return None
 
-    def _discover(self) -> dict[str, KindInfo] | _Answer:
+    def _group_versions(self) -> list[tuple[str, str]] | _Answer:
         answer = self._get("/apis", [])
         if answer.error:
             return answer
@@ -298,26 +308,27 @@ class LiveReader:
             groups = json.loads(answer.body).get("groups") or []
         except (ValueError, AttributeError):
             return _Answer(error=(ErrorReason.SERVER_ERROR, "invalid discovery document from /apis", None))
-        versions = [("", "v1")] + [
+        known = {info.group for info in KINDS.values()}
+        versions = [
             (str(g.get("name") or ""), str((g.get("preferredVersion") or {}).get("version") or ""))
             for g in groups[:_MAX_DISCOVERED_GROUPS]
         ]
-        found: dict[str, KindInfo] = {}
-        for group, version in versions:
-            if not version:
-                continue
-            answer = self._get(f"/apis/{group}/{version}" if group else "/api/v1", [])
-            if answer.error:
-                continue  # an aggregated API that is down hides only its own kinds
-            try:
-                resources = json.loads(answer.body).get("resources") or []
-            except (ValueError, AttributeError):
-                continue
-            for res in resources:
-                plural, kind = str(res.get("name") or ""), str(res.get("kind") or "")
-                if plural and kind and "/" not in plural and kind not in found:
-                    found[kind] = KindInfo(kind, group, version, plural, bool(res.get("namespaced")))
-        return found
+        versions = [(g, v) for g, v in versions if v]
+        # Groups the table does not cover are where unknown kinds live; built-in groups last.
+        return sorted(versions, key=lambda gv: gv[0] in known) + [("", "v1")]
+
+    def _read_group(self, group: str, version: str) -> None:
+        answer = self._get(f"/apis/{group}/{version}" if group else "/api/v1", [])
+        if answer.error:
+            return  # an aggregated API that is down hides only its own kinds
+        try:
+            resources = json.loads(answer.body).get("resources") or []
+        except (ValueError, AttributeError):
+            return
+        for res in resources:
+            plural, kind = str(res.get("name") or ""), str(res.get("kind") or "")
+            if plural and kind and "/" not in plural and kind not in self._discovered:
+                self._discovered[kind] = KindInfo(kind, group, version, plural, bool(res.get("namespaced")))
 
     @staticmethod
     def _unknown_kind(request: ReadRequest, info: _Answer | None) -> ReadResult[Any]:
