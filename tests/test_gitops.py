@@ -22,7 +22,7 @@ import yaml
 from regopy import Interpreter
 
 from idp.settings import ClusterSource, Settings
-from tools.kinds import KINDS
+from tools.kinds import DISCOVERED_GROUPS, KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 GITOPS = ROOT / "gitops"
@@ -165,9 +165,10 @@ def test_schema_validation_rejects_an_unknown_field() -> None:
 
 
 def expected_read_rules() -> set[tuple[str, str]]:
-    """(apiGroup, resource) pairs the cluster layer reads: KINDS minus Secrets, plus pods/log."""
+    """(apiGroup, resource) pairs the cluster layer reads: KINDS minus Secrets, plus pods/log,
+    plus every resource of the groups whose kinds are found by discovery (Gatekeeper constraints)."""
     pairs = {(info.group, info.plural) for info in KINDS.values() if info.kind != "Secret"}
-    return pairs | {("", "pods/log")}
+    return pairs | {("", "pods/log")} | {(group, "*") for group in DISCOVERED_GROUPS}
 
 
 def role_grants(role: Doc) -> dict[tuple[str, str], set[str]]:
@@ -199,8 +200,11 @@ def test_cluster_role_grants_exactly_what_the_cluster_layer_reads(overlay: str) 
 def test_default_install_cannot_touch_secrets(overlay: str) -> None:
     for role in cluster_roles(render_overlay(overlay)):
         for rule in role["rules"]:
-            assert "secrets" not in rule["resources"] and "*" not in rule["resources"]
+            assert "secrets" not in rule["resources"]
             assert "*" not in rule["apiGroups"] and "*" not in rule["verbs"]
+            # A wildcard resource only where kinds are found by discovery, never in the core group.
+            if "*" in rule["resources"]:
+                assert set(rule["apiGroups"]) <= set(DISCOVERED_GROUPS)
 
 
 def test_secret_key_names_component_adds_only_get_on_secrets(with_secret_key_names: list[Doc]) -> None:

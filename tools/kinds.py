@@ -85,6 +85,11 @@ _TABLE: tuple[KindInfo, ...] = (
 
 KINDS: dict[str, KindInfo] = {k.kind: k for k in _TABLE}
 
+# API groups whose kinds cannot be listed up front and are found through discovery: each
+# Gatekeeper ConstraintTemplate defines its own constraint kind. The read-only ClusterRole
+# grants get/list/watch on every resource of these groups.
+DISCOVERED_GROUPS: tuple[str, ...] = ("constraints.gatekeeper.sh",)
+
 
 def kind_info(kind: str) -> KindInfo:
     """The table row for ``kind``; KeyError names the kind when it is not one we read."""
