@@ -241,6 +241,12 @@ _IMG = "registry.example.com/team/api:2.0.0"
             "--platform linux/amd64,linux/arm64",
         ),
         (
+            f'Failed to pull image "{_IMG}": failed to extract layer sha256:1: write /var/lib/containerd/x: no space '
+            "left on device: unknown",
+            "imagepull.disk-full",
+            "df -h",
+        ),
+        (
             f'Failed to pull image "{_IMG}": dial tcp: lookup registry.example.com on 10.0.0.2:53: no such host',
             "imagepull.unreachable",
             "nslookup registry.example.com",
@@ -260,6 +266,24 @@ def test_image_pull_sub_causes(message: str, root_id: str, in_fix: str) -> None:
     assert finding.root_cause_id == root_id
     assert in_fix in fixes_of(finding)
     assert finding.score >= 0.9
+
+
+def test_short_names_on_cri_o_get_the_fully_qualified_image() -> None:
+    message = (
+        'Failed to pull image "nginx:1.27": short-name "nginx:1.27" did not resolve to an alias and no '
+        'unqualified-search registries are defined in "/etc/containers/registries.conf"'
+    )
+    view = view_of(
+        [
+            pod(
+                containers=[container(image="nginx:1.27")],
+                statuses=[waiting("ErrImagePull", message, image="nginx:1.27")],
+            )
+        ]
+    )
+    finding = analyze(ImagePullBackOffAnalyzer(), view)
+    assert finding.root_cause_id == "imagepull.short-name"
+    assert "api=docker.io/library/nginx:1.27" in fixes_of(finding)
 
 
 def test_not_found_rolls_back_to_the_image_the_previous_replicaset_serves() -> None:

@@ -40,6 +40,11 @@ _SUBCAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("never-pull", re.compile(r"ErrImageNeverPull|pull policy is Never|imagePullPolicy is Never", re.I)),
+    ("disk-full", re.compile(r"no space left on device", re.I)),
+    (
+        "short-name",
+        re.compile(r"short-name \"?[^\s\"]+\"? did not resolve|unqualified-search registries", re.I),
+    ),
     ("rate-limit", re.compile(r"toomanyrequests|too many requests|pull rate limit|\b429\b", re.I)),
     (
         "architecture",
@@ -276,6 +281,23 @@ class ImagePullBackOffAnalyzer(Analyzer):
                 f"kubectl patch {target}{ns_flag(ns)} --type=json -p "
                 f'\'[{{"op":"replace","path":"{path}/imagePullPolicy","value":"IfNotPresent"}}]\''
             )
+        elif sub == "disk-full":
+            node = str((pod.get("spec") or {}).get("nodeName") or "<node>")
+            cause = (
+                f"The image {image} cannot be pulled for {where}: node {node} has no space left on device to unpack it "
+                "(its image filesystem is full)."
+            )
+            fixes.append(f"kubectl describe node {node}")
+            fixes.append(
+                f"kubectl debug node/{node} -it --image=busybox:1.36 -- df -h /host/var/lib/containerd"
+            )
+        elif sub == "short-name":
+            qualified = f"{registry}/{repo}:{tag}"
+            cause = (
+                f"The image {image} of {where} is a short name, and the node's runtime (CRI-O with short-name "
+                f"mode enforcing) will not guess its registry; use the fully qualified {qualified}."
+            )
+            fixes.append(f"{set_image}{qualified}")
         elif sub == "unreachable":
             node = str((pod.get("spec") or {}).get("nodeName") or "<node>")
             cause = (
