@@ -23,4 +23,6 @@ def test_architecture_drawing_matches_the_compiled_graph() -> None:
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         DOC.write_text(text[: match.start(2)] + drawing + text[match.end(2) :], encoding="utf-8")
         return
-    assert match.group(2) == drawing, "ARCHITECTURE.md's graph is stale: regenerate it (see this module's docstring)"
+    assert match.group(2) == drawing, (
+        "ARCHITECTURE.md's graph is stale: regenerate it (see this module's docstring)"
+    )

@@ -19,6 +19,7 @@ REST path of the kind), so there are no per-kind methods and no verb but GET any
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import threading
@@ -93,7 +94,7 @@ class LiveReader:
         self._count = 0
         self._count_lock = threading.Lock()
         self._discovered: dict[str, KindInfo] = {}
-        self._groups: list[tuple[str, str]] | None = None
+        self._groups: builtins.list[tuple[str, str]] | None = None
 
     # --- construction ---
 
@@ -300,7 +301,7 @@ class LiveReader:
                 return self._discovered[kind]
         return None
 
-    def _group_versions(self) -> list[tuple[str, str]] | _Answer:
+    def _group_versions(self) -> builtins.list[tuple[str, str]] | _Answer:
         answer = self._get("/apis", [])
         if answer.error:
             return answer

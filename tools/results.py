@@ -77,6 +77,8 @@ def ok(request: ReadRequest, data: T) -> ReadResult[T]:
     return ReadResult(request, ReadStatus.OK, data)
 
 
-def failed(request: ReadRequest, reason: ErrorReason, message: str, code: int | None = None) -> ReadResult[Any]:
+def failed(
+    request: ReadRequest, reason: ErrorReason, message: str, code: int | None = None
+) -> ReadResult[Any]:
     status = ReadStatus.NO_DATA if reason is ErrorReason.NOT_FOUND else ReadStatus.ERROR
     return ReadResult(request, status, None, ApiError(reason, message, code))

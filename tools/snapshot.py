@@ -137,7 +137,11 @@ class SnapshotReader:
     ) -> ReadResult[str]:
         self._requests += 1
         request = ReadRequest(
-            "logs", "Pod", namespace, pod, {"container": container, "previous": previous, "tailLines": tail_lines}
+            "logs",
+            "Pod",
+            namespace,
+            pod,
+            {"container": container, "previous": previous, "tailLines": tail_lines},
         )
         if ("Pod", namespace, pod) not in self._by_name:
             return failed(request, ErrorReason.NOT_FOUND, f'pods "{pod}" not found', 404)
