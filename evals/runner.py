@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.runnables import RunnableConfig
+from pydantic import ValidationError
 
 from evals.cases import Case
 from evals.scoring import missing_mentions, score
@@ -84,9 +85,13 @@ def run_case(case: Case, base: Deps, reader_for: ReaderFactory = snapshot_reader
         start = time.perf_counter()
         config = cast(RunnableConfig, {"recursion_limit": RECURSION_LIMIT, **run_config(case.id)})
         with traced_run(base.settings, dict(case.input), case.id) as trace:
-            out = graph.invoke(
-                cast(InputState, dict(case.input)), config, context=Context(deps=deps, case_id=case.id)
-            )
+            try:
+                out = graph.invoke(
+                    cast(InputState, dict(case.input)), config, context=Context(deps=deps, case_id=case.id)
+                )
+            except ValidationError as exc:
+                # A case whose input the service would refuse with a 4xx: a failed case, not a crash.
+                return _rejected(case, exc)
             trace.finish(out["diagnosis"])
         elapsed = (time.perf_counter() - start) * 1000
     diagnosis = out["diagnosis"]
@@ -103,6 +108,22 @@ def run_case(case: Case, base: Deps, reader_for: ReaderFactory = snapshot_reader
         mode=diagnosis.get("mode", "rules"),
         elapsed_ms=elapsed,
         diagnosis=diagnosis,
+    )
+
+
+def _rejected(case: Case, exc: ValidationError) -> CaseResult:
+    problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return CaseResult(
+        id=case.id,
+        passed=False,
+        expected_category=case.expect.category,
+        category="(input rejected)",
+        checks={"category": False},
+        missing=[f"input rejected: {problems}"],
+        api_requests=0,
+        loops=0,
+        mode="rules",
+        elapsed_ms=0.0,
     )
 
 

@@ -54,6 +54,14 @@ class DiagnoseRequest(BaseModel):
             raise ValueError("pod must be a DNS-1123 subdomain (lower-case alphanumerics, '-' and '.')")
         return value
 
+    @field_validator("workload", mode="before")
+    @classmethod
+    def _workload_object(cls, value: object) -> object:
+        """Accept ``{"kind": "Deployment", "name": "api"}`` as well as ``deployment/api``."""
+        if isinstance(value, dict) and {"kind", "name"} <= set(value):
+            return f"{str(value['kind']).lower()}/{value['name']}"
+        return value
+
     @field_validator("workload")
     @classmethod
     def _workload(cls, value: str | None) -> str | None:
