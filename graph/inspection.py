@@ -212,10 +212,14 @@ def select_focus(
     pods = view.objs("Pod", namespace)
     named_pods = [pod] if pod else []
     named_pods += entities.get("pods") or []
-    for name in named_pods:
-        for candidate in pods:
-            if name_of(candidate) == name:
-                return [key_of(candidate), *[key_of(o) for o in view.owner_chain(candidate)]]
+    # A paste of `kubectl get pods` names healthy pods too: the failing one among them leads.
+    named = sorted(
+        (p for p in pods if name_of(p) in set(named_pods)),
+        key=lambda p: (-unhealthy_score(p), named_pods.index(name_of(p))),
+    )
+    if named:
+        worst = named[0]
+        return [key_of(p) for p in named[:3]] + [key_of(o) for o in view.owner_chain(worst)]
 
     workloads = _named_workloads(view, namespace, entities, workload)
     scored = sorted(((unhealthy_score(p), p) for p in pods), key=lambda item: -item[0])

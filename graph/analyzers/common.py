@@ -240,3 +240,72 @@ def node_arch(view: EvidenceView, pod: K8sObject) -> str | None:
         "architecture"
     )
     return str(arch) if arch else None
+
+
+_HOST = re.compile(
+    r"(?:dial tcp |connect to |host=|[Hh]ost \"|server at |connecting to |//)\[?([a-z0-9][\w.-]*[a-z0-9])\]?(?::(\d{2,5}))?"
+)
+
+
+def find_service(view: EvidenceView, text: str, namespace: str | None) -> K8sObject | None:
+    """The Service a log line talks to: by cluster IP, or by ``name[.namespace[.svc...]]``."""
+    services = view.objs("Service")
+    for match in _HOST.finditer(text):
+        host = match.group(1)
+        for svc in services:
+            if (svc.get("spec") or {}).get("clusterIP") == host:
+                return svc
+        parts = host.split(".")
+        name = parts[0]
+        ns = parts[1] if len(parts) > 1 and parts[1] not in ("svc", "cluster") else namespace
+        found = view.obj("Service", name, ns)
+        if found is not None:
+            return found
+    return None
+
+
+def ready_addresses(endpoints: K8sObject | None) -> int:
+    if endpoints is None:
+        return 0
+    return sum(len(subset.get("addresses") or []) for subset in endpoints.get("subsets") or [])
+
+
+def backing_workload(view: EvidenceView, service: K8sObject) -> K8sObject | None:
+    """The Deployment or StatefulSet whose pod template the Service's selector matches."""
+    selector = (service.get("spec") or {}).get("selector") or {}
+    if not selector:
+        return None
+    for kind in ("StatefulSet", "Deployment", "DaemonSet"):
+        for workload in view.objs(kind, namespace_of(service)):
+            labels = (((workload.get("spec") or {}).get("template") or {}).get("metadata") or {}).get(
+                "labels"
+            ) or {}
+            if all(labels.get(k) == v for k, v in selector.items()):
+                return workload
+    return None
+
+
+def mounted_from(pod: K8sObject, container: str, path: str) -> tuple[str, str, str] | None:
+    """(ConfigMap|Secret, name, mountPath) of the volume that provides ``path`` in ``container``."""
+    spec = pod.get("spec") or {}
+    volumes = {v.get("name"): v for v in spec.get("volumes") or []}
+    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        if c.get("name") != container:
+            continue
+        mounts = sorted(c.get("volumeMounts") or [], key=lambda m: -len(str(m.get("mountPath") or "")))
+        for mount in mounts:
+            mount_path = str(mount.get("mountPath") or "").rstrip("/")
+            if not mount_path or not (path == mount_path or path.startswith(mount_path + "/")):
+                continue
+            volume = volumes.get(mount.get("name")) or {}
+            if "configMap" in volume:
+                return "ConfigMap", str(volume["configMap"].get("name")), mount_path
+            if "secret" in volume:
+                return "Secret", str(volume["secret"].get("secretName")), mount_path
+            for source in (volume.get("projected") or {}).get("sources") or []:
+                if "configMap" in source:
+                    return "ConfigMap", str(source["configMap"].get("name")), mount_path
+                if "secret" in source:
+                    return "Secret", str(source["secret"].get("name")), mount_path
+            return None
+    return None

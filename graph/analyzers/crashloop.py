@@ -11,9 +11,20 @@ import difflib
 import re
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_log, src_obj
-from graph.analyzers.common import error_lines, failing_containers, latest_log, workload_ref
+from graph.analyzers.common import (
+    backing_workload,
+    container_json_path,
+    error_lines,
+    failing_containers,
+    find_service,
+    latest_log,
+    mounted_from,
+    ready_addresses,
+    workload_ref,
+)
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_spec
+from graph.schemas import ReadSpec
 
 _MISSING_ENV = re.compile(
     r"(?:missing|required|undefined|not set|unset|no value for)[^\n]{0,40}?(?:environment variable|env(?: var)?|variable)"
@@ -32,6 +43,16 @@ _CONNECT = re.compile(
     r"dial tcp [^\s]+: (?:i/o timeout|connect: [\w ]+))",
     re.IGNORECASE,
 )
+_PARSE_ERROR = re.compile(
+    r"ScannerError[^\n]*|ParserError[^\n]*|YAMLException[^\n]*|yaml: line \d+[^\n]*|json: cannot unmarshal[^\n]*|"
+    r"JSONDecodeError[^\n]*|TomlDecodeError[^\n]*|toml: [^\n]*|(?:failed to|could not|cannot|unable to) "
+    r"(?:parse|load|decode|read) (?:config|configuration|settings)[^\n]*",
+    re.IGNORECASE,
+)
+_CONFIG_PATH = re.compile(
+    r"[\"'`]?(/[\w.@-]+(?:/[\w.@-]+)*\.(?:ya?ml|json|toml|conf|cfg|ini|properties|xml|hcl))\b"
+)
+_LINE = re.compile(r"line (\d+)(?:,? column (\d+))?", re.IGNORECASE)
 _EXIT_MEANING = {
     1: "a general application error",
     2: "a usage error (bad command-line arguments)",
@@ -58,6 +79,20 @@ def _crashing(c: ContainerState) -> bool:
 
 class CrashLoopBackOffAnalyzer(Analyzer):
     category = "CrashLoopBackOff"
+
+    def plan(self, view: EvidenceView) -> list[ReadSpec]:
+        """When a crashed instance logged refused connections: the Services, endpoints and StatefulSets."""
+        for pod, state in failing_containers(view, _crashing):
+            logged = latest_log(view, pod, state.name)
+            if logged and _CONNECT.search(logged[0]):
+                ns = namespace_of(pod)
+                why = "which dependency refuses connections"
+                return [
+                    ReadSpec(verb="list", kind=kind, namespace=ns, why=why)
+                    for kind in ("Service", "Endpoints", "StatefulSet")
+                ]
+            break
+        return []
 
     def analyze(self, view: EvidenceView) -> Finding | None:
         hits = list(failing_containers(view, _crashing))
@@ -92,10 +127,15 @@ class CrashLoopBackOffAnalyzer(Analyzer):
             lines = error_lines(text)
             for line in lines:
                 facts.append(Fact(f"log: {line}", log_src))
-            score, cause_id, cause, fixes = self._explain(text, spec, target, ns, state, lines)
+            score, cause_id, cause, fixes, extra = self._explain(
+                view, pod, text, spec, target, ns, state, lines
+            )
+            facts.extend(extra)
         else:
-            view.evidence  # noqa: B018 - logs may be missing; the critic reports it
             cause = f"exits with code {exit_code} ({meaning}); no log of the crashed instance could be read"
+        if cause_id == "crashloop.config-file-invalid":
+            # Rolling back the Deployment would not help: the old pods mount the same file.
+            rollout_note = ""
 
         root = f"Container {state.name} of pod {pod_name} ({target}) is in CrashLoopBackOff: {cause}."
         if rollout_note:
@@ -123,13 +163,15 @@ class CrashLoopBackOffAnalyzer(Analyzer):
 
     def _explain(
         self,
+        view: EvidenceView,
+        pod: K8sObject,
         text: str,
         spec: dict[str, object],
         target: str,
         ns: str | None,
         state: ContainerState,
         lines: list[str],
-    ) -> tuple[float, str, str, list[str]]:
+    ) -> tuple[float, str, str, list[str], list[Fact]]:
         env_match = _MISSING_ENV.search(text)
         if env_match:
             var = next(g for g in env_match.groups() if g)
@@ -142,6 +184,7 @@ class CrashLoopBackOffAnalyzer(Analyzer):
                     f"kubectl create secret generic {secret}{ns_flag(ns)} --from-literal={var}=<value>",
                     f"kubectl set env {target}{ns_flag(ns)} -c {state.name} --from=secret/{secret} --keys={var}",
                 ],
+                [],
             )
         flag_match = _UNKNOWN_FLAG.search(text)
         if flag_match:
@@ -160,25 +203,102 @@ class CrashLoopBackOffAnalyzer(Analyzer):
                             if replacement and value
                             else f"--{replacement or flag}"
                         )
-                        patch = (
-                            f'[{{"op":"replace","path":"/spec/template/spec/containers/<index of {state.name}>/'
-                            f'{field}/{index}","value":"{new}"}}]'
-                        )
+                        path = f"{container_json_path(view, pod, state.name)}/{field}/{index}"
+                        patch = f'[{{"op":"replace","path":"{path}","value":"{new}"}}]'
                         fixes.append(f"kubectl patch {target}{ns_flag(ns)} --type=json -p '{patch}'")
                         cause = f"the binary rejects the argument {arg} in the container's {field} (flag provided but not defined)"
             if replacement:
                 cause += f"; this version defines -{replacement} ({defined[replacement]}) instead"
-            return 0.85, "crashloop.unknown-flag", cause, fixes
+            return 0.85, "crashloop.unknown-flag", cause, fixes, []
+        # The last matches: a traceback names the file and raises the error more than once.
+        parse = next(reversed(list(_PARSE_ERROR.finditer(text))), None)
+        config_file = next(reversed(list(_CONFIG_PATH.finditer(text))), None) if parse else None
+        if parse and config_file:
+            return self._config_file(pod, state, config_file.group(1), text, parse.group(0), target, ns)
         connect = _CONNECT.search(text)
         if connect:
+            return self._dependency(view, text, connect.group(1), ns)
+        detail = lines[-1] if lines else "the log shows no error line"
+        return 0.7, "crashloop.app-error", f"the application exits with an error: {detail}", [], []
+
+    @staticmethod
+    def _config_file(
+        pod: K8sObject, state: ContainerState, path: str, text: str, error: str, target: str, ns: str | None
+    ) -> tuple[float, str, str, list[str], list[Fact]]:
+        """A config file the process cannot parse, traced to the ConfigMap or Secret it is mounted from."""
+        line = _LINE.search(text[text.rfind(path) :] if path in text else text)
+        where = (
+            f" at line {line.group(1)}" + (f", column {line.group(2)}" if line.group(2) else "")
+            if line
+            else ""
+        )
+        source = mounted_from(pod, state.name, path)
+        cause = f"the application cannot parse its configuration file {path}{where} ({error.strip()})"
+        fixes: list[str] = []
+        facts: list[Fact] = []
+        if source is not None:
+            kind, name, mount = source
+            cause += f"; the file comes from {kind} {name}, mounted at {mount}, which was changed"
+            facts.append(
+                Fact(
+                    f"{path} is mounted from {kind} {name} (volume at {mount})", src_obj(pod, "spec.volumes")
+                )
+            )
+            resource = "configmap" if kind == "ConfigMap" else "secret"
+            fixes += [
+                f"kubectl get {resource} {name}{ns_flag(ns)} -o yaml  # check{where or ' the file'}",
+                f"kubectl edit {resource} {name}{ns_flag(ns)}",
+                f"kubectl rollout restart {target}{ns_flag(ns)}",
+            ]
+        return 0.85, "crashloop.config-file-invalid", cause, fixes, facts
+
+    @staticmethod
+    def _dependency(
+        view: EvidenceView, text: str, error: str, ns: str | None
+    ) -> tuple[float, str, str, list[str], list[Fact]]:
+        """A dependency refusing connections, traced to its Service, endpoints and workload when read."""
+        cause = f"the application exits because a dependency is unreachable ({error})"
+        fixes: list[str] = []
+        facts: list[Fact] = []
+        service = find_service(view, text, ns)
+        if service is None:
             return (
                 0.75,
                 "crashloop.dependency-unreachable",
-                f"the application exits because a dependency is unreachable ({connect.group(1)})",
+                cause,
                 [f"kubectl get svc,endpoints{ns_flag(ns)}"],
+                [],
             )
-        detail = lines[-1] if lines else "the log shows no error line"
-        return 0.7, "crashloop.app-error", f"the application exits with an error: {detail}", []
+        svc_ns, svc = namespace_of(service), name_of(service)
+        ready = ready_addresses(view.obj("Endpoints", svc, svc_ns))
+        cause = f"the application exits because Service {svc} refuses connections ({error})"
+        facts.append(
+            Fact(
+                f"Service {svc} has {ready} ready endpoint address(es)", src_obj(service, "Endpoints subsets")
+            )
+        )
+        fixes.append(f"kubectl get endpoints {svc}{ns_flag(svc_ns)}")
+        backend = backing_workload(view, service)
+        if backend is not None:
+            kind, replicas = str(backend.get("kind")), (backend.get("spec") or {}).get("replicas")
+            ref_ = f"{kind.lower()}/{name_of(backend)}"
+            facts.append(
+                Fact(
+                    f"{kind} {name_of(backend)} behind Service {svc} has spec.replicas={replicas}",
+                    src_obj(backend, "spec.replicas"),
+                )
+            )
+            if replicas == 0:
+                cause += f": {kind} {name_of(backend)} behind it is scaled to 0 replicas"
+                fixes.insert(
+                    0, f"kubectl scale {ref_}{ns_flag(svc_ns)} --replicas=1  # or the count it ran with"
+                )
+            elif ready == 0:
+                cause += f": none of the pods of {kind} {name_of(backend)} is ready"
+                fixes.insert(0, f"kubectl describe {ref_}{ns_flag(svc_ns)}")
+        elif ready == 0:
+            cause += ": it has no ready endpoints (its selector matches no ready pod)"
+        return 0.85 if ready == 0 else 0.75, "crashloop.dependency-unreachable", cause, fixes, facts
 
     @staticmethod
     def _similar_flag(flag: str, defined: dict[str, str]) -> str | None:
@@ -213,10 +333,16 @@ class CrashLoopBackOffAnalyzer(Analyzer):
         old = older[0]
         new_image = _image(rs)
         old_image = _image(old)
-        note = (
-            f"The new ReplicaSet {name_of(rs)} ({new_image}) crashes while the previous ReplicaSet {name_of(old)} "
-            f"({old_image}) still serves: the rollout introduced the failure."
-        )
+        if new_image != old_image:
+            note = (
+                f"The new ReplicaSet {name_of(rs)} ({new_image}) crashes while the previous ReplicaSet {name_of(old)} "
+                f"({old_image}) still serves: the rollout introduced the failure."
+            )
+        else:
+            note = (
+                f"The previous ReplicaSet {name_of(old)} runs the same image and still serves: what changed is the "
+                f"pod template or configuration read at startup, which pods started before the change do not see."
+            )
         fact = Fact(
             f"ReplicaSet {name_of(rs)} runs {new_image}; ReplicaSet {name_of(old)} runs {old_image} with "
             f"{(old.get('status') or {}).get('readyReplicas')} ready replica(s)",

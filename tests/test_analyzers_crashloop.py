@@ -1,0 +1,207 @@
+"""CrashLoopBackOff and OOMKilled analyzers, table-driven over seeded evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from graph.analysis import run_analyzers
+from graph.analyzers.crashloop import CrashLoopBackOffAnalyzer
+from graph.analyzers.oomkilled import OOMKilledAnalyzer
+from graph.evidence import EvidenceView, K8sObject, empty_evidence, key_of, log_key
+
+NS = "acme"
+POD = "worker-7c9d8f6b5-abcde"
+
+
+def _pod(
+    containers: list[K8sObject], last: dict[str, Any], *, volumes: list[K8sObject] | None = None
+) -> K8sObject:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": POD,
+            "namespace": NS,
+            "uid": "uid-pod",
+            "labels": {"app": "worker", "pod-template-hash": "7c9d8f6b5"},
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "worker-7c9d8f6b5", "controller": True}],
+        },
+        "spec": {"containers": containers, "volumes": volumes or [], "nodeName": "node-1"},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": containers[0]["name"],
+                    "ready": False,
+                    "restartCount": 6,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {"terminated": last},
+                }
+            ],
+        },
+    }
+
+
+def _view(
+    objects: list[K8sObject], previous_log: str | None = None, container: str = "worker"
+) -> EvidenceView:
+    evidence = empty_evidence(NS)
+    for obj in objects:
+        evidence["objects"][key_of(obj)] = obj
+    evidence["focus"] = [key_of(objects[0])]
+    if previous_log is not None:
+        evidence["logs"][log_key(NS, POD, container, previous=True)] = previous_log
+    return EvidenceView(evidence)
+
+
+def _svc(name: str, ip: str, selector: dict[str, str]) -> K8sObject:
+    return {
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"clusterIP": ip, "selector": selector},
+    }
+
+
+def _endpoints(name: str, ready: int) -> K8sObject:
+    addresses = [{"ip": f"10.0.0.{i}"} for i in range(ready)]
+    return {
+        "kind": "Endpoints",
+        "metadata": {"name": name, "namespace": NS},
+        "subsets": [{"addresses": addresses}] if ready else [],
+    }
+
+
+def _sts(name: str, replicas: int, labels: dict[str, str]) -> K8sObject:
+    return {
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"replicas": replicas, "template": {"metadata": {"labels": labels}}},
+    }
+
+
+ERROR_EXIT = {"reason": "Error", "exitCode": 1}
+
+
+@pytest.mark.parametrize(
+    ("name", "objects", "log", "cause_id", "in_cause", "in_fix"),
+    [
+        (
+            "missing env var names the variable",
+            [_pod([{"name": "worker", "image": "r/worker:2"}], ERROR_EXIT)],
+            "Error: Missing required environment variable QUEUE_URL\n    at requireEnv (/app/config.js:4:11)",
+            "crashloop.missing-env",
+            "QUEUE_URL",
+            "QUEUE_URL",
+        ),
+        (
+            "unknown flag suggests the renamed one with the container's JSON path",
+            [
+                _pod(
+                    [{"name": "worker", "image": "r/worker:2", "args": ["--threads=8"]}],
+                    {"reason": "Error", "exitCode": 2},
+                )
+            ],
+            "flag provided but not defined: -threads\nUsage of worker:\n  -parallelism int\n    \tnumber of threads (default 4)\n",
+            "crashloop.unknown-flag",
+            "--threads=8",
+            "/spec/template/spec/containers/0/args/0",
+        ),
+        (
+            "config file parse error traced to its ConfigMap",
+            [
+                _pod(
+                    [
+                        {
+                            "name": "worker",
+                            "image": "r/worker:2",
+                            "volumeMounts": [{"name": "cfg", "mountPath": "/etc/worker"}],
+                        }
+                    ],
+                    ERROR_EXIT,
+                    volumes=[{"name": "cfg", "configMap": {"name": "worker-settings"}}],
+                )
+            ],
+            'Traceback:\n  File "/app/main.py", line 8, in <module>\n'
+            "toml.decoder.TomlDecodeError: Unbalanced quotes (line 12 column 9 char 301)\n"
+            "failed to load config /etc/worker/settings.toml",
+            "crashloop.config-file-invalid",
+            "worker-settings",
+            "worker-settings",
+        ),
+        (
+            "refused dependency traced to a StatefulSet scaled to zero",
+            [
+                _pod([{"name": "worker", "image": "r/worker:2"}], ERROR_EXIT),
+                _svc("orders-db", "172.20.0.9", {"app": "orders-db"}),
+                _endpoints("orders-db", 0),
+                _sts("orders-db", 0, {"app": "orders-db"}),
+            ],
+            "fatal: dial tcp 172.20.0.9:5432: connect: connection refused",
+            "crashloop.dependency-unreachable",
+            "scaled to 0",
+            "statefulset/orders-db",
+        ),
+        (
+            "refused dependency by DNS name with ready endpoints stays generic about the backend",
+            [
+                _pod([{"name": "worker", "image": "r/worker:2"}], ERROR_EXIT),
+                _svc("cache", "172.20.0.7", {"app": "cache"}),
+                _endpoints("cache", 2),
+            ],
+            "could not connect: dial tcp: lookup ok; connect to cache.acme.svc.cluster.local:6379: connection refused",
+            "crashloop.dependency-unreachable",
+            "Service cache",
+            "endpoints cache",
+        ),
+    ],
+)
+def test_crashloop_sub_causes(
+    name: str, objects: list[K8sObject], log: str, cause_id: str, in_cause: str, in_fix: str
+) -> None:
+    finding = CrashLoopBackOffAnalyzer().analyze(_view(objects, log))
+    assert finding is not None, name
+    assert finding.root_cause_id == cause_id
+    assert in_cause in finding.root_cause
+    assert any(in_fix in command for command in finding.fix_commands), finding.fix_commands
+
+
+def test_dependency_reads_are_planned_only_when_the_log_shows_refused_connections() -> None:
+    pod = _pod([{"name": "worker", "image": "r/worker:2"}], ERROR_EXIT)
+    planned = CrashLoopBackOffAnalyzer().plan(
+        _view([pod], "dial tcp 10.0.0.1:80: connect: connection refused")
+    )
+    assert {spec.kind for spec in planned} == {"Service", "Endpoints", "StatefulSet"}
+    assert all(spec.namespace == NS for spec in planned)
+    assert CrashLoopBackOffAnalyzer().plan(_view([pod], "panic: nil map")) == []
+
+
+def test_oomkilled_outranks_crashloop_on_the_same_pod() -> None:
+    pod = _pod(
+        [{"name": "worker", "image": "r/worker:2", "resources": {"limits": {"memory": "256Mi"}}}],
+        {"reason": "OOMKilled", "exitCode": 137},
+    )
+    findings = run_analyzers(_view([pod]))
+    assert findings[0].category == "OOMKilled"
+    assert "256Mi" in findings[0].root_cause
+
+
+def test_oomkilled_heap_above_limit_is_named() -> None:
+    env = [{"name": "JAVA_OPTS", "value": "-Xms128m -Xmx1g"}]
+    pod = _pod(
+        [{"name": "worker", "image": "r/worker:2", "env": env, "resources": {"limits": {"memory": "512Mi"}}}],
+        {"reason": "OOMKilled", "exitCode": 137},
+    )
+    finding = OOMKilledAnalyzer().analyze(_view([pod]))
+    assert finding is not None
+    assert finding.root_cause_id == "oomkilled.heap-above-limit"
+    assert "-Xmx1g" in finding.root_cause
+    assert any("JAVA_OPTS=" in fix and "MaxRAMPercentage" in fix for fix in finding.fix_commands)
+
+
+def test_crash_without_logs_says_so() -> None:
+    pod = _pod([{"name": "worker", "image": "r/worker:2"}], {"reason": "Error", "exitCode": 139})
+    finding = CrashLoopBackOffAnalyzer().analyze(_view([pod]))
+    assert finding is not None
+    assert "segmentation fault" in finding.root_cause and "no log" in finding.root_cause
