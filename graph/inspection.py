@@ -10,6 +10,8 @@ whole cluster when it does not have to.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,9 +44,47 @@ WORKLOAD_KINDS = {
 _NOISY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
+class _CompactCache:
+    """Compacted, redacted objects by (kind, uid, resourceVersion), least recently used out.
+
+    The API bumps resourceVersion on every change, so an entry can never be stale; a
+    long-running service reads the same unchanged objects diagnosis after diagnosis, and
+    redaction is the costliest step of a read.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, str, str], K8sObject] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> K8sObject | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str, str], obj: K8sObject) -> None:
+        with self._lock:
+            self._items[key] = obj
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_CACHE = _CompactCache(8192)
+
+
 def compact(obj: K8sObject) -> K8sObject:
-    """Drop what no diagnosis reads (managedFields, last-applied copies), then redact."""
-    meta = dict(obj.get("metadata") or {})
+    """Drop what no diagnosis reads (managedFields, last-applied copies), then redact.
+
+    Callers must treat the result as read-only: it may be shared with other diagnoses.
+    """
+    meta = obj.get("metadata") or {}
+    uid, version = meta.get("uid"), meta.get("resourceVersion")
+    key = (str(obj.get("kind", "")), str(uid), str(version)) if uid and version else None
+    if key is not None and (cached := _CACHE.get(key)) is not None:
+        return cached
+    meta = dict(meta)
     meta.pop("managedFields", None)
     annotations = meta.get("annotations")
     if annotations:
@@ -52,6 +92,8 @@ def compact(obj: K8sObject) -> K8sObject:
     slim = dict(obj)
     slim["metadata"] = meta
     result: K8sObject = redact_object(slim)
+    if key is not None:
+        _CACHE.put(key, result)
     return result
 
 
@@ -109,8 +151,7 @@ def _perform(reader: ClusterReader, spec: ReadSpec, evidence: Evidence) -> tuple
         assert spec.name, "a get names the object"
         got = reader.get(spec.kind, spec.name, spec.namespace)
         if got.ok and got.data is not None:
-            obj = compact(got.data)
-            obj.setdefault("kind", spec.kind)
+            obj = compact(got.data if "kind" in got.data else {**got.data, "kind": spec.kind})
             evidence["objects"][key_of(obj)] = obj
             return "ok", None
         # A 404 is an answer (the object does not exist), not missing data.
@@ -126,8 +167,7 @@ def _perform(reader: ClusterReader, spec: ReadSpec, evidence: Evidence) -> tuple
     )
     if listed.ok and listed.data is not None:
         for item in listed.data:
-            obj = compact(item)
-            obj.setdefault("kind", spec.kind)
+            obj = compact(item if "kind" in item else {**item, "kind": spec.kind})
             evidence["objects"][key_of(obj)] = obj
         return ("ok" if listed.data else "no_data"), None
     return listed.status.value, listed.explain()
