@@ -29,6 +29,8 @@ from graph.schemas import ReadSpec
 PULL_REASONS = frozenset(
     {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"}
 )
+DOCKER_CONFIG_JSON = "kubernetes.io/dockerconfigjson"
+_REGISTRY_SECRET_TYPES = frozenset({DOCKER_CONFIG_JSON, "kubernetes.io/dockercfg"})
 _PULL_IMAGE = re.compile(r'(?:Failed to pull image|Back-off pulling image|pulling image) "([^"]+)"', re.I)
 
 # Checked in order: the first that matches the runtime's error names the sub-cause.
@@ -130,6 +132,18 @@ class ImagePullBackOffAnalyzer(Analyzer):
             if _sub_cause(message) not in ("auth", "access-denied", "rate-limit", "failed"):
                 continue
             spec = pod_spec(pod)
+            if not spec.get("imagePullSecrets"):
+                # A pod sending no credentials is often one template edit away from a registry Secret
+                # that already exists in the namespace; list those (metadata only) to name it.
+                specs.append(
+                    ReadSpec(
+                        verb="list",
+                        kind="Secret",
+                        namespace=ns,
+                        field_selector=f"type={DOCKER_CONFIG_JSON}",
+                        why="registry credentials in the namespace the pod could reference (metadata only)",
+                    )
+                )
             # Which credentials the pod would use: its own pull secrets and its service account's.
             for item in spec.get("imagePullSecrets") or []:
                 specs.append(
@@ -212,7 +226,7 @@ class ImagePullBackOffAnalyzer(Analyzer):
                     src_obj(previous[0], "spec.template"),
                 )
             )
-        secrets, secret_facts, secrets_note = self._pull_secrets(view, pod)
+        secrets, secret_facts, secrets_note = self._pull_secrets(view, pod, registry)
         if sub in ("auth", "access-denied", "rate-limit"):
             facts += secret_facts
 
@@ -339,7 +353,7 @@ class ImagePullBackOffAnalyzer(Analyzer):
         return message.strip()[:300]
 
     @staticmethod
-    def _pull_secrets(view: EvidenceView, pod: K8sObject) -> tuple[list[str], list[Fact], str]:
+    def _pull_secrets(view: EvidenceView, pod: K8sObject, registry: str) -> tuple[list[str], list[Fact], str]:
         """Pull secrets the pod would use, facts about them, and a phrase for the root cause."""
         ns = namespace_of(pod)
         spec = pod_spec(pod)
@@ -359,7 +373,16 @@ class ImagePullBackOffAnalyzer(Analyzer):
             names += [n for n in sa_secrets if n not in names]
         if not names:
             facts.append(Fact("the pod has no imagePullSecrets", src_obj(pod, "spec.imagePullSecrets")))
-            return [], facts, "the pod sends no credentials: it has no imagePullSecrets"
+            note = "the pod sends no credentials: it has no imagePullSecrets"
+            found = unreferenced_pull_secret(view, pod, registry)
+            if found is not None:
+                candidate, why, source = found
+                facts.append(Fact(f"Secret {name_of(candidate)} ({candidate.get('type')}) {why}", source))
+                note += (
+                    f", although the registry Secret {name_of(candidate)} exists in namespace {ns} "
+                    "and is not referenced by the pod or its service account"
+                )
+            return [], facts, note
         missing = [
             n
             for n in names
@@ -404,8 +427,12 @@ class ImagePullBackOffAnalyzer(Analyzer):
         self, view: EvidenceView, pod: K8sObject, registry: str, secrets: list[str], ns: str | None
     ) -> list[str]:
         target = workload_ref(view, pod)
-        name = secrets[0] if secrets else f"{registry.split('.')[0].split(':')[0]}-pull"
         kind, _, workload = target.partition("/")
+        if not secrets:
+            found = unreferenced_pull_secret(view, pod, registry)
+            if found is not None:
+                return self._reference_fixes(pod, name_of(found[0]), kind, workload, ns)
+        name = secrets[0] if secrets else f"{registry.split('.')[0].split(':')[0]}-pull"
         # Docker Hub credentials are keyed by its legacy index URL, not by docker.io.
         server = "https://index.docker.io/v1/" if registry == "docker.io" else registry
         create = (
@@ -423,6 +450,17 @@ class ImagePullBackOffAnalyzer(Analyzer):
             else:
                 body = in_pod_template(kind, f'{{"imagePullSecrets":[{{"name":"{name}"}}]}}')
                 fixes.append(f"kubectl patch {kind} {workload}{ns_flag(ns)} -p '{body}'")
+        return fixes
+
+    @staticmethod
+    def _reference_fixes(pod: K8sObject, secret: str, kind: str, workload: str, ns: str | None) -> list[str]:
+        """Reference an existing registry Secret: in the pod template, or on the service account."""
+        pull = f'{{"imagePullSecrets":[{{"name":"{secret}"}}]}}'
+        account = pod_spec(pod).get("serviceAccountName") or "default"
+        fixes = [f"kubectl get secret {secret}{ns_flag(ns)} -o jsonpath='{{.type}}'"]
+        if kind != "pod":
+            fixes.append(f"kubectl patch {kind} {workload}{ns_flag(ns)} -p '{in_pod_template(kind, pull)}'")
+        fixes.append(f"kubectl patch serviceaccount {account}{ns_flag(ns)} -p '{pull}'")
         return fixes
 
     def _from_text(self, view: EvidenceView) -> Finding | None:
@@ -454,3 +492,63 @@ class ImagePullBackOffAnalyzer(Analyzer):
                 "Deploy images by a tag or digest that CI has pushed and verified before the manifest change merges."
             ],
         )
+
+
+def _images_of(obj: K8sObject) -> list[str]:
+    spec = pod_spec(obj)
+    return [
+        str(c.get("image") or "") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+    ]
+
+
+def _registry_words(registry: str) -> set[str]:
+    """Distinctive words of a registry host (``harbor.acme.io`` -> harbor, acme, harbor.acme.io)."""
+    host = registry.split(":")[0].lower()
+    generic = {"io", "com", "net", "org", "dev", "cloud", "registry", "docker", "www", "azurecr", "amazonaws"}
+    words = {w for w in re.split(r"[.\-]", host) if len(w) > 2 and w not in generic}
+    return words | {host}
+
+
+def unreferenced_pull_secret(
+    view: EvidenceView, pod: K8sObject, registry: str
+) -> tuple[K8sObject, str, str] | None:
+    """A registry Secret of the pod's namespace that the pod could reference: (secret, why, source).
+
+    The strongest sign is another pod or ReplicaSet of the namespace pulling from the same registry
+    with that Secret (often the previous revision of the same workload); next, the registry host
+    in the Secret's name or annotations; last, the only registry Secret of the namespace.
+    """
+    ns = namespace_of(pod)
+    secrets = {name_of(s): s for s in view.objs("Secret", ns) if str(s.get("type")) in _REGISTRY_SECRET_TYPES}
+    if not secrets:
+        return None
+    for kind in ("ReplicaSet", "Pod", "Deployment", "StatefulSet", "DaemonSet"):
+        for other in view.objs(kind, ns):
+            if other is pod or not any(split_image(i)[0] == registry for i in _images_of(other) if i):
+                continue
+            for item in pod_spec(other).get("imagePullSecrets") or []:
+                name = str(item.get("name"))
+                if name in secrets:
+                    return (
+                        secrets[name],
+                        f"is used by {kind} {name_of(other)} to pull from {registry}",
+                        src_obj(
+                            other,
+                            "spec.imagePullSecrets"
+                            if kind == "Pod"
+                            else "spec.template.spec.imagePullSecrets",
+                        ),
+                    )
+    words = _registry_words(registry)
+    for secret in secrets.values():
+        meta = secret.get("metadata") or {}
+        labels = " ".join(
+            f"{k}={v}" for k, v in {**(meta.get("labels") or {}), **(meta.get("annotations") or {})}.items()
+        )
+        haystack = f"{name_of(secret)} {labels}".lower()
+        if any(w in haystack for w in words):
+            return secret, f"is named for registry {registry}", src_obj(secret, "metadata")
+    if len(secrets) == 1:
+        only = next(iter(secrets.values()))
+        return only, "is the only registry Secret in the namespace", src_obj(only, "type")
+    return None

@@ -8,12 +8,13 @@ Terminating, NodeNotReady and TaintManagerEviction events on pods point to the n
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
-from graph.analyzers.common import candidate_pods
+from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_log, src_obj
+from graph.analyzers.common import candidate_pods, workload_ref
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
-from graph.k8s import is_terminating, node_condition
+from graph.k8s import container_states, is_terminating, node_condition, pod_spec
 from graph.schemas import ReadSpec
 
 _PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure")
@@ -59,6 +60,121 @@ def node_problems(node: K8sObject) -> list[NodeProblem]:
 
 def _pods_on(view: EvidenceView, node: str) -> list[K8sObject]:
     return [p for p in candidate_pods(view) if (p.get("spec") or {}).get("nodeName") == node]
+
+
+# What a process sees when the node (or its cgroup) has no PIDs or memory left to give.
+_EXHAUSTION_LOG: dict[str, tuple[re.Pattern[str], ...]] = {
+    # Strongest first: the error a process gets when it cannot have another PID or page, then
+    # the warnings that precede it (children left behind, zombies).
+    "pid": (
+        re.compile(
+            r"EAGAIN|Resource temporarily unavailable|pthread_create|can't start new thread|"
+            r"cannot fork|fork: retry|too many processes",
+            re.I,
+        ),
+        re.compile(r"leaving \S+ (?:pid|process)|zombie|defunct|orphan(?:ed)? process", re.I),
+    ),
+    "memory": (re.compile(r"Cannot allocate memory|ENOMEM|OutOfMemory|MemoryError|out of memory", re.I),),
+}
+
+
+@dataclass(frozen=True)
+class Culprit:
+    """A pod on a node under pressure that likely consumes what the node lacks."""
+
+    pod: K8sObject
+    container: str
+    reason: str
+    source: str
+    weight: int
+
+
+def _log_signal(view: EvidenceView, pod: K8sObject, resource: str) -> tuple[str, str, str] | None:
+    """(container, line, source) of the first log line that shows the resource running out."""
+    ns = namespace_of(pod) or ""
+    logs = view.pod_logs(pod)
+    for pattern in _EXHAUSTION_LOG.get(resource, ()):
+        for key, text in logs.items():
+            container, _, previous = key.partition("#")
+            for line in text.splitlines():
+                if pattern.search(line):
+                    return container, line.strip()[:240], src_log(ns, name_of(pod), container, bool(previous))
+    return None
+
+
+def pressure_culprits(view: EvidenceView, node: str, resource: str) -> list[Culprit]:
+    """Pods on ``node`` that likely exhaust ``resource`` (pid, memory), most likely first.
+
+    A log line showing the resource running out weighs most; then an OOM kill (memory), no
+    memory limit (memory: the pod may grow until the node runs out), restarts and failing probes.
+    """
+    found: list[Culprit] = []
+    for pod in _pods_on(view, node):
+        if is_terminating(pod):
+            continue
+        states = container_states(pod)
+        first = states[0].name if states else ""
+        signal = _log_signal(view, pod, resource)
+        if signal is not None:
+            found.append(Culprit(pod, signal[0], f"its log shows: {signal[1]}", signal[2], 100))
+            continue
+        weight, reason, source, container = 0, "", "", first
+        for state in states:
+            if resource == "memory" and "OOMKilled" in (state.last_reason, state.terminated_reason):
+                weight, reason = 80, f"container {state.name} was OOMKilled"
+                source, container = (
+                    src_obj(pod, f"status.containerStatuses[{state.name}].lastState"),
+                    state.name,
+                )
+                break
+            if state.restarts >= 3 and weight < 40:
+                weight, reason = 40, f"container {state.name} restarted {state.restarts} times"
+                source, container = src_obj(pod, f"status.containerStatuses[{state.name}]"), state.name
+        if resource == "memory" and weight < 30:
+            unlimited = [
+                str(c.get("name"))
+                for c in pod_spec(pod).get("containers") or []
+                if not ((c.get("resources") or {}).get("limits") or {}).get("memory")
+            ]
+            if unlimited:
+                weight, reason = 30, f"container {unlimited[0]} has no memory limit"
+                source, container = src_obj(pod, f"spec.containers[{unlimited[0]}].resources"), unlimited[0]
+        if weight < 20:
+            unhealthy = [e for e in view.events_for(pod) if e.get("reason") == "Unhealthy"]
+            if unhealthy:
+                weight, reason, source = (
+                    20,
+                    f"its probes fail: {unhealthy[0].get('message')}",
+                    src_event(unhealthy[0]),
+                )
+        if weight:
+            found.append(Culprit(pod, container, reason, source, weight))
+    return sorted(found, key=lambda c: -c.weight)
+
+
+def _culprit_fixes(view: EvidenceView, culprit: Culprit, resource: str) -> list[str]:
+    pod = culprit.pod
+    ns = namespace_of(pod)
+    target = workload_ref(view, pod)
+    if target.startswith("pod/"):
+        restart = (
+            f"kubectl delete pod {name_of(pod)}{ns_flag(ns)}  # frees what it holds; it is not recreated"
+        )
+    else:
+        restart = f"kubectl rollout restart {target}{ns_flag(ns)}  # frees what its pods hold on the node now"
+    if resource == "pid":
+        return [
+            f"kubectl exec {name_of(pod)}{ns_flag(ns)} -c {culprit.container} -- sh -c 'ls /proc | grep -c [0-9]'  "
+            "# processes in the pod",
+            restart,
+            f"# then fix {target}: reap child processes (run tini or dumb-init as PID 1), close what it spawns, "
+            "and cap it with the kubelet podPidsLimit",
+        ]
+    return [
+        f"kubectl top pod {name_of(pod)}{ns_flag(ns)} --containers",
+        f"kubectl set resources {target}{ns_flag(ns)} -c {culprit.container} --limits=memory=<limit>",
+        restart,
+    ]
 
 
 def _node_events(view: EvidenceView, pod: K8sObject) -> list[K8sObject]:
@@ -201,6 +317,28 @@ class NodeNotReadyAnalyzer(Analyzer):
                 f"kubectl delete pod {name_of(victim)}{ns_flag(ns)} --grace-period=0 --force  "
                 f"# ⚠ only once {node_name} is confirmed powered off: a live kubelet would keep running it"
             )
+        resource = problem.kind.split("-")[0]
+        culprits = (
+            pressure_culprits(view, node_name, resource)
+            if problem.kind
+            in (
+                "pid-pressure",
+                "memory-pressure",
+            )
+            else []
+        )
+        if culprits:
+            top = culprits[0]
+            what = "processes (PIDs)" if resource == "pid" else "memory"
+            cause += (
+                f" The likely consumer of its {what} is pod {name_of(top.pod)} ({workload_ref(view, top.pod)}): "
+                f"{top.reason}."
+            )
+            facts.append(Fact(f"pod {name_of(top.pod)} on {node_name}: {top.reason}", top.source))
+            for more in culprits[1:3]:
+                facts.append(Fact(f"pod {name_of(more.pod)} on {node_name}: {more.reason}", more.source))
+            # Relieve the node by fixing what consumes the resource, before cordoning or draining it.
+            fixes[1:1] = _culprit_fixes(view, top, resource)
         root = f"Node {node_name}: {cause}"
 
         linked = node_name in suspects or node_name in focus_nodes or bool(on_node)

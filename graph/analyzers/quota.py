@@ -69,11 +69,24 @@ class QuotaExceededAnalyzer(Analyzer):
         ns = view.namespace
         if not ns or not (rejection_messages(view) or view.suspects(self.category, 0.5)):
             return []
-        return [
+        specs = [
             ReadSpec(verb="list", kind=kind, namespace=ns, why="the quota and limits that reject the pods")
             for kind in ("ResourceQuota", "LimitRange")
-            if not view.was_read(ReadSpec(verb="list", kind=kind, namespace=ns).key())
         ]
+        # The controller whose pods are rejected (a StatefulSet, DaemonSet or Job is not listed by
+        # default): its template holds the container and the values to change.
+        for event in view.events(ns, reasons=("FailedCreate",))[:3]:
+            inv = event.get("involvedObject") or {}
+            kind, name = str(inv.get("kind") or ""), str(inv.get("name") or "")
+            if kind in _CONTROLLERS and name and _is_quota(str(event.get("message") or "")):
+                if view.obj(kind, name, ns) is None:
+                    specs.append(
+                        ReadSpec(
+                            verb="get", kind=kind, namespace=ns, name=name, why="the pod template rejected"
+                        )
+                    )
+                break
+        return [s for s in specs if not view.was_read(s.key())]
 
     def analyze(self, view: EvidenceView) -> Finding | None:
         found = rejection_messages(view)
@@ -245,6 +258,15 @@ class QuotaExceededAnalyzer(Analyzer):
                 if kind == "limits" and (parse_quantity(request) or 0) > (parse_quantity(allowed) or 0):
                     command += f" --requests={resource}={allowed}"
                 fixes.append(command)
+            index = _limit_index(ranges[0], scope, bound, resource) if ranges else None
+            if index is not None and range_name:
+                # The other way out: let the namespace allow what the workload asks for.
+                key = "max" if bound == "maximum" else "min"
+                fixes.append(
+                    f"kubectl patch limitrange {range_name}{ns_flag(ns)} --type=json -p "
+                    f'\'[{{"op":"replace","path":"/spec/limits/{index}/{key}/{resource}","value":"{given or "<value>"}"}}]\''
+                    "  # or allow it: change the namespace's bound instead"
+                )
             root_id = f"quota.limitrange-{bound[:3]}"
         else:
             resource, scope, ratio, given = match.group(7), match.group(8), match.group(9), match.group(10)
@@ -300,6 +322,18 @@ class QuotaExceededAnalyzer(Analyzer):
             affected=affected,
             missing=missing,
         )
+
+
+_CONTROLLERS = ("ReplicaSet", "StatefulSet", "DaemonSet", "Job", "Deployment", "ReplicationController")
+
+
+def _limit_index(limit_range: K8sObject, scope: str, bound: str, resource: str) -> int | None:
+    """Index in ``spec.limits`` of the item that sets ``bound`` (maximum/minimum) of ``resource`` for ``scope``."""
+    key = "max" if bound == "maximum" else "min"
+    for index, item in enumerate((limit_range.get("spec") or {}).get("limits") or []):
+        if str(item.get("type")).lower() == scope.lower() and resource in (item.get(key) or {}):
+            return index
+    return None
 
 
 def _template(view: EvidenceView, owner: K8sObject | None) -> K8sObject | None:

@@ -74,15 +74,17 @@ class RolloutStuckAnalyzer(Analyzer):
         ns = view.namespace
         if not ns or not view.suspects(self.category, 0.3):
             return []
-        listing = ReadSpec(verb="list", kind="StatefulSet", namespace=ns, why="StatefulSet rollout revisions")
-        owned_by_sts = any(
-            (ref_.get("kind") == "StatefulSet")
-            for pod in view.objs("Pod", ns)
-            for ref_ in view.owner_refs(pod)
-        )
-        if owned_by_sts and not view.was_read(listing.key()) and not view.objs("StatefulSet", ns):
-            return [listing]
-        return []
+        specs: list[ReadSpec] = []
+        # Deployments are listed by default; the rollout state of StatefulSets and DaemonSets
+        # (revisions, updated counts, update strategy) lives on the controller the pods name.
+        for kind in ("StatefulSet", "DaemonSet"):
+            listing = ReadSpec(verb="list", kind=kind, namespace=ns, why=f"{kind} rollout revisions")
+            owned = any(
+                ref_.get("kind") == kind for pod in view.objs("Pod", ns) for ref_ in view.owner_refs(pod)
+            )
+            if owned and not view.was_read(listing.key()) and not view.objs(kind, ns):
+                specs.append(listing)
+        return specs
 
     def analyze(self, view: EvidenceView) -> Finding | None:
         ns = view.namespace
@@ -97,6 +99,10 @@ class RolloutStuckAnalyzer(Analyzer):
                 findings.append(found)
         for sts in view.objs("StatefulSet", ns):
             found = self._statefulset(view, sts)
+            if found:
+                findings.append(found)
+        for ds in view.objs("DaemonSet", ns):
+            found = self._daemonset(view, ds)
             if found:
                 findings.append(found)
         if not findings:
@@ -287,6 +293,9 @@ class RolloutStuckAnalyzer(Analyzer):
                     "pods' controller-revision-hash labels",
                 )
             )
+        versions = _image_drift(old, sts)
+        if versions:
+            facts.append(Fact(versions, src_obj(old[0], "spec.containers")))
         failing_old = [(p, why) for p in old if (why := pod_level_failure(p))]
         partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
         fixes: list[str]
@@ -294,7 +303,8 @@ class RolloutStuckAnalyzer(Analyzer):
             score, cause_id = 0.9, "rollout.statefulset-ondelete"
             root = (
                 f"StatefulSet {name} uses updateStrategy OnDelete, so its pods are only replaced when deleted: "
-                f"{len(old)} pod(s) still run the old revision {current} instead of {update}."
+                f"{len(old)} pod(s) still run the old revision {current} instead of {update}"
+                + (f" ({versions})." if versions else ".")
             )
             fixes = [
                 f"kubectl delete pod {name_of(p)}{ns_flag(ns)}  # recreated at revision {update}; wait for Ready before the next"
@@ -322,7 +332,8 @@ class RolloutStuckAnalyzer(Analyzer):
             score, cause_id = 0.85, "rollout.statefulset-partition"
             root = (
                 f"StatefulSet {name} has rollingUpdate.partition={partition}: pods with an ordinal below {partition} "
-                f"keep revision {current}, so the rollout to {update} never completes."
+                f"keep revision {current}, so the rollout to {update} never completes"
+                + (f" ({versions})." if versions else ".")
             )
             patch = {"spec": {"updateStrategy": {"rollingUpdate": {"partition": 0}}}}
             fixes = [f"kubectl patch {target}{ns_flag(ns)} -p '{json.dumps(patch)}'"]
@@ -343,6 +354,111 @@ class RolloutStuckAnalyzer(Analyzer):
             prevention=_PREVENTION,
             affected=[ref(sts)],
         )
+
+    # --- DaemonSets ---
+    def _daemonset(self, view: EvidenceView, ds: K8sObject) -> Finding | None:
+        ns, name = namespace_of(ds), name_of(ds)
+        spec, status = ds.get("spec") or {}, ds.get("status") or {}
+        desired = int(status.get("desiredNumberScheduled") or 0)
+        updated = int(status.get("updatedNumberScheduled") or 0)
+        generation = (ds.get("metadata") or {}).get("generation")
+        observed = status.get("observedGeneration")
+        if not desired or updated >= desired:
+            return None
+        if generation is not None and observed is not None and int(observed) < int(generation):
+            return None  # the controller has not seen the new template yet: nothing to judge
+        strategy = spec.get("updateStrategy") or {}
+        strategy_type = strategy.get("type") or "RollingUpdate"
+        wanted = set(_images(ds))
+        pods = sorted(view.pods_of(ds), key=name_of)
+        old = [p for p in pods if set(_images(p)) != wanted]
+        target = f"daemonset/{name}"
+        facts = [
+            Fact(
+                f"DaemonSet {name}: desiredNumberScheduled {desired}, updatedNumberScheduled {updated}, "
+                f"numberReady {status.get('numberReady', 0)}, numberUnavailable {status.get('numberUnavailable', 0)}; "
+                f"updateStrategy {strategy_type}",
+                src_obj(ds, "status"),
+            )
+        ]
+        versions = _image_drift(old, ds)
+        if old:
+            facts.append(
+                Fact(
+                    f"pods still on the old template: {', '.join(name_of(p) for p in old[:5])}"
+                    + (f"; {versions}" if versions else ""),
+                    src_obj(old[0], "spec.containers"),
+                )
+            )
+        new_pods = [p for p in pods if p not in old]
+        failing = [(p, why) for p in new_pods if (why := pod_level_failure(p))]
+        fixes: list[str]
+        if strategy_type == "OnDelete":
+            score, cause_id = 0.9, "rollout.daemonset-ondelete"
+            root = (
+                f"DaemonSet {name} uses updateStrategy OnDelete, so the controller never replaces its pods on a "
+                f"template change: {desired - updated} of {desired} pods still run the old template "
+                f"(updatedNumberScheduled {updated}/{desired})"
+                + (f"; {versions}" if versions else "")
+                + ". `kubectl rollout status` does not track OnDelete DaemonSets."
+            )
+            patch = {
+                "spec": {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}}
+            }
+            fixes = [
+                f"kubectl patch {target}{ns_flag(ns)} -p '{json.dumps(patch)}'",
+                f"kubectl rollout status {target}{ns_flag(ns)} --timeout=15m",
+            ]
+            fixes += [
+                f"kubectl delete pod {name_of(p)}{ns_flag(ns)}  # or keep OnDelete: replace pods one node at a "
+                "time; wait for the new pod to be Ready before the next"
+                for p in old[:2]
+            ]
+        elif failing:
+            # The new pods fail on their own: that category names the cause.
+            pod, why = failing[0]
+            score, cause_id = 0.45, "rollout.new-pods-failing"
+            root = f"DaemonSet {name} does not finish its rolling update because new pod {name_of(pod)} fails ({why})."
+            fixes = [
+                f"kubectl describe pod {name_of(pod)}{ns_flag(ns)}",
+                f"kubectl rollout undo {target}{ns_flag(ns)}",
+            ]
+        elif not old:
+            return None  # nothing runs an old template: pods missing on some nodes are not a rollout
+        else:
+            rolling = strategy.get("rollingUpdate") or {}
+            score, cause_id = 0.7, "rollout.daemonset-rolling"
+            root = (
+                f"DaemonSet {name} has updated only {updated} of {desired} pods (RollingUpdate, maxUnavailable "
+                f"{rolling.get('maxUnavailable', 1)}, maxSurge {rolling.get('maxSurge', 0)})"
+                + (f"; {versions}" if versions else "")
+                + ": the controller replaces a pod only when the previous replacement is available."
+            )
+            fixes = [
+                f"kubectl rollout status {target}{ns_flag(ns)} --timeout=15m",
+                f"kubectl get pods{ns_flag(ns)} -o wide -l controller-revision-hash",
+            ]
+        fixes.append(f"kubectl rollout history {target}{ns_flag(ns)}")
+        return Finding(
+            category=self.category,
+            score=score,
+            root_cause_id=cause_id,
+            root_cause=root,
+            summary=f"{target} rollout stuck ({cause_id.split('.', 1)[1]})",
+            facts=facts,
+            fix_commands=fixes,
+            prevention=_PREVENTION,
+            affected=[ref(ds)],
+        )
+
+
+def _image_drift(old_pods: list[K8sObject], controller: K8sObject) -> str:
+    """``pods run a:1 while the template asks for a:2`` when old pods run other images than the template."""
+    wanted = _images(controller)
+    running = list(dict.fromkeys(i for p in old_pods for i in _images(p) if i not in wanted))
+    if not running:
+        return ""
+    return f"old pods run {', '.join(running)} while the template asks for {', '.join(wanted)}"
 
 
 _PREVENTION = [

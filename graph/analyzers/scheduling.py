@@ -47,6 +47,10 @@ NODE_CONDITION_TAINTS = (
 )
 ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 _NODE_LIST = ReadSpec(verb="list", kind="Node", why="compare the pod's needs with every node")
+_STORAGE_CLASSES = ReadSpec(
+    verb="list", kind="StorageClass", why="the storage classes a claim naming a missing one could use"
+)
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 
 
 @dataclass
@@ -242,14 +246,16 @@ class FailedSchedulingAnalyzer(Analyzer):
                             )
                         )
                     elif not volume and storage_class and view.obj("StorageClass", storage_class) is None:
-                        specs.append(
-                            ReadSpec(
-                                verb="get",
-                                kind="StorageClass",
-                                name=storage_class,
-                                why="the storage class that should provision the claim",
-                            )
+                        get_class = ReadSpec(
+                            verb="get",
+                            kind="StorageClass",
+                            name=storage_class,
+                            why="the storage class that should provision the claim",
                         )
+                        specs.append(get_class)
+                        if view.read_status(get_class.key()) == "no_data":
+                            # The class does not exist: the existing ones are what the claim can use instead.
+                            specs.append(_STORAGE_CLASSES)
         return specs
 
     def analyze(self, view: EvidenceView) -> Finding | None:
@@ -688,11 +694,48 @@ class _Explain:
                 read = ReadSpec(verb="get", kind="StorageClass", name=storage_class)
                 if self.view.read_status(read.key()) == "no_data":
                     cause += f"; StorageClass {storage_class} does not exist"
-                    self.fixes.append(
-                        "kubectl get storageclass  # create the missing class or point the claim's template at an existing one"
-                    )
+                    self._missing_storage_class(claim, storage_class)
             self.causes.append(cause)
             self.fixes.append(f"kubectl describe pvc {claim}{ns_flag(self.ns)}")
+
+    def _missing_storage_class(self, claim: str, storage_class: str) -> None:
+        """Fixes for a claim naming a StorageClass that does not exist: create it, or use an existing one."""
+        classes = self.view.objs("StorageClass")
+        default = next(
+            (
+                c
+                for c in classes
+                if ((c.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION)
+                == "true"
+            ),
+            classes[0] if classes else None,
+        )
+        if classes:
+            names = ", ".join(name_of(c) + (" (default)" if c is default else "") for c in classes[:6])
+            self.facts.append(
+                Fact(
+                    f"StorageClass {storage_class} does not exist; existing classes: {names}",
+                    "list StorageClass",
+                )
+            )
+        existing = name_of(default) if default is not None else "<existing-class>"
+        self.fixes.append(f"kubectl get storageclass  # no class named {storage_class}")
+        self.fixes.append(
+            f"kubectl get storageclass {existing} -o yaml  # copy its provisioner and parameters into a new "
+            f"StorageClass named {storage_class}, then kubectl apply -f it"
+        )
+        kind, _, name = self.target.partition("/")
+        if kind == "statefulset":
+            self.fixes.append(
+                f"kubectl delete statefulset {name}{ns_flag(self.ns)} --cascade=orphan  # ⚠ only to switch "
+                f"it to {existing}: volumeClaimTemplates are immutable, so re-apply it with storageClassName: "
+                f"{existing} right after (its pods keep running), then remove the never-bound claim {claim}"
+            )
+        else:
+            self.fixes.append(
+                f"# or re-create claim {claim} with storageClassName: {existing} (a Pending claim holds no data; "
+                "storageClassName cannot be changed in place)"
+            )
 
     def _missing_pvc(self, rejection: Rejection) -> None:
         claim = rejection.detail.get("claim", "")

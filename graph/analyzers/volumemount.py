@@ -378,6 +378,16 @@ class VolumeMountFailureAnalyzer(Analyzer):
                 f"kubectl debug node/{node} -it --image=nicolaka/netshoot -- nc -zv -w 3 {server} 2049"
             )
             fixes.append(f"kubectl debug node/{node} -it --image=nicolaka/netshoot -- rpcinfo -p {server}")
+            fixes.append(
+                f"kubectl debug node/{node} -it --image=busybox:1.36 -- chroot /host showmount -e {server}  "
+                f"# is {export} exported to this node's address?"
+            )
+            inline = any(item.get("name") == volume for item in pod_spec(pod).get("volumes") or [])
+            if volume and not inline:
+                # The kubelet names a claim's volume by its PersistentVolume: the server and options live there.
+                fixes.append(
+                    f"kubectl get pv {volume} -o jsonpath='{{.spec.nfs}}{{\"\\n\"}}{{.spec.mountOptions}}'"
+                )
         elif hostpath := _HOSTPATH.search(message):
             cause_id = "volume.hostpath-type"
             cause = (
