@@ -15,10 +15,16 @@ import pytest
 
 from evals.cases import load_case
 from evals.scoring import score
-from graph.analyzers.admission import AdmissionDeniedAnalyzer, parse_denials, required_labels
+from graph.analyzers.admission import (
+    AdmissionDeniedAnalyzer,
+    image_violates,
+    parse_denials,
+    required_labels,
+    split_image,
+)
 from graph.analyzers.base import Analyzer, Finding
-from graph.analyzers.certificate import CertificateErrorAnalyzer
-from graph.analyzers.dns import DNSFailureAnalyzer, parse_lookups
+from graph.analyzers.certificate import CertificateErrorAnalyzer, dns01_secret_refs
+from graph.analyzers.dns import DNSFailureAnalyzer, invalid_forward_targets, parse_lookups
 from graph.analyzers.rbac import RBACForbiddenAnalyzer, rule_allows
 from graph.analyzers.rbac import parse_denials as parse_rbac
 from graph.analyzers.service import ServiceUnreachableAnalyzer
@@ -944,3 +950,326 @@ def test_case_diagnosis(case_id: str) -> None:
     checks = {k: v for k, v in score(case.expect, diagnosis).items() if k != "runbook"}
     assert all(checks.values()), (checks, json.dumps(diagnosis, indent=1)[:3000])
     assert diagnosis["api_requests"] <= 10
+
+
+# --- held-out follow-ups: the offending image, CoreDNS setup errors, DNS-01 credential Secrets ---
+
+_KYVERNO_LATEST = (
+    "resource Deployment/{ns}/{name} was blocked due to the following policies \n\n"
+    "disallow-latest-tag:\n"
+    "  autogen-validate-image-tag: 'validation error: Using a mutable image tag e.g. ''latest''\n"
+    "    is not allowed. rule autogen-validate-image-tag failed at path /spec/template/spec/containers/0/image/'"
+)
+_KYVERNO_HOOK = 'admission webhook "validate.kyverno.svc-fail" denied the request: \n\n'
+
+
+def _workload_with_template(image: str) -> list[K8sObject]:
+    template = {"spec": {"containers": [{"name": "web", "image": image}]}}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta("web"),
+        "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27.2"}]}}},
+    }
+    rs = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": _meta(
+            "web-5c8d", ownerReferences=[{"kind": "Deployment", "name": "web", "controller": True}]
+        ),
+        "spec": {"template": template},
+    }
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": _meta("web-5c8d.1"),
+        "involvedObject": {"kind": "ReplicaSet", "name": "web-5c8d", "namespace": NS},
+        "reason": "FailedCreate",
+        "type": "Warning",
+        "message": 'Error creating: admission webhook "validate.kyverno.svc-fail" denied the request: \n\n'
+        "resource Pod/shop/web-5c8d-x was blocked due to the following policies \n\n"
+        "disallow-latest-tag:\n  validate-image-tag: 'validation error: Using a mutable image tag e.g. ''latest'' "
+        "is not allowed. rule validate-image-tag failed at path /spec/containers/0/image/'",
+    }
+    return [deployment, rs, event]
+
+
+@pytest.mark.parametrize(
+    ("text", "objects", "image", "fix"),
+    [
+        pytest.param(
+            "$ kubectl apply -f k8s/\nError from server: error when applying patch:\n"
+            '{"spec":{"template":{"spec":{"containers":[{"image":"eu.gcr.io/acme/banner:latest","name":"banner"}]}}}}\n'
+            'to:\nResource: "apps/v1, Resource=deployments", GroupVersionKind: "apps/v1, Kind=Deployment"\n'
+            'Name: "banner", Namespace: "shop"\nfor: "k8s/deployment.yaml": error when patching '
+            '"k8s/deployment.yaml": ' + _KYVERNO_HOOK + _KYVERNO_LATEST.format(ns=NS, name="banner"),
+            [],
+            "eu.gcr.io/acme/banner:latest (container banner)",
+            "kubectl set image --local -f k8s/deployment.yaml 'banner=eu.gcr.io/acme/banner:<immutable tag",
+            id="kubectl-apply-patch-quotes-the-latest-image",
+        ),
+        pytest.param(
+            'error when creating "k8s/app.yaml": '
+            + _KYVERNO_HOOK
+            + _KYVERNO_LATEST.format(ns=NS, name="app")
+            + "\n---\nspec:\n  containers:\n    - name: app\n      image: registry.acme.io/app:1.4.0\n"
+            "    - name: proxy\n      image: envoyproxy/envoy\n",
+            [],
+            "envoyproxy/envoy",
+            "kubectl set image --local -f k8s/app.yaml '*=<allowed-registry>/<image>",
+            id="untagged-image-in-a-pasted-manifest-is-latest",
+        ),
+        pytest.param(
+            "",
+            _workload_with_template("nginx"),
+            "nginx (container web)",
+            "kubectl set image deployment/web 'web=nginx:<immutable tag or @sha256 digest>' -n shop"
+            "  # e.g. the running 1.27.2",
+            id="replicaset-template-of-a-failedcreate-event",
+        ),
+        pytest.param(
+            'error when creating "web.yaml": admission webhook "validation.gatekeeper.sh" denied the request: '
+            "[allowed-repos] container <web> has an invalid image repo <nginx:1.25>, allowed repos are "
+            '["registry.acme.io/"]',
+            [],
+            "nginx:1.25",
+            "kubectl set image --local -f web.yaml '*=registry.acme.io/<image>",
+            id="gatekeeper-allowed-repos-quotes-the-rejected-image",
+        ),
+    ],
+)
+def test_admission_image_denial_quotes_the_offending_image(
+    text: str, objects: list[K8sObject], image: str, fix: str
+) -> None:
+    finding = analyze(AdmissionDeniedAnalyzer(), view_of(objects, text=text))
+    assert f"the offending image is {image}" in finding.root_cause
+    assert any(c.startswith(fix) for c in finding.fix_commands), finding.fix_commands
+    assert not any("delete" in c for c in finding.fix_commands)
+
+
+@pytest.mark.parametrize(
+    ("image", "message", "violates"),
+    [
+        ("nginx", "Using a mutable image tag e.g. 'latest' is not allowed", True),
+        ("nginx:latest", "Using a mutable image tag e.g. 'latest' is not allowed", True),
+        ("registry:5000/team/app", "Using a mutable image tag e.g. 'latest' is not allowed", True),
+        ("registry:5000/team/app:1.2", "Using a mutable image tag e.g. 'latest' is not allowed", False),
+        ("app@sha256:abc", "Using a mutable image tag e.g. 'latest' is not allowed", False),
+        ("app:1.2", "images must use a digest", True),
+        ("app:1.2@sha256:abc", "images must use a digest", False),
+        ("docker.io/app:1", 'allowed repos are ["registry.acme.io/"]', True),
+        ("registry.acme.io/app:1", 'allowed repos are ["registry.acme.io/"]', False),
+        ("app:1", "you must provide labels", None),
+    ],
+)
+def test_image_violates(image: str, message: str, violates: bool | None) -> None:
+    assert image_violates(image, message) is violates
+
+
+def test_split_image_keeps_the_registry_port_out_of_the_tag() -> None:
+    assert split_image("registry:5000/team/app") == ("registry:5000/team/app", None, None)
+    assert split_image("registry:5000/team/app:1.2@sha256:ab") == (
+        "registry:5000/team/app",
+        "1.2",
+        "sha256:ab",
+    )
+
+
+_COREFILE_HOSTNAME = (
+    ".:53 {\n    errors\n    forward . /etc/resolv.conf\n    loop\n}\n"
+    "corp.internal:53 {\n    errors\n    forward . ns1.corp.internal 10.0.0.53:5353\n}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("corefile", "log", "cause_id", "quoted", "fix"),
+    [
+        pytest.param(
+            _COREFILE_HOSTNAME,
+            'plugin/forward: not an IP address or file: "ns1.corp.internal"\n',
+            "dns.corefile-invalid",
+            "not an IP address or file",
+            "in corp.internal:53: forward . <IP of ns1.corp.internal>",
+            id="forward-to-a-hostname",
+        ),
+        pytest.param(
+            ".:53 {\n    foward . 8.8.8.8\n}\n",
+            ".:53\n/etc/coredns/Corefile:2 - Error during parsing: Unknown directive 'foward'\n",
+            "dns.corefile-invalid",
+            "Unknown directive 'foward'",
+            "edit configmap coredns",
+            id="unknown-directive",
+        ),
+        pytest.param(
+            ".:53 {\n    forward . /etc/resolv.conf\n}\n",
+            "[INFO] plugin/reload: Running configuration SHA512 = 1a2b\nlisten tcp :53: bind: address already in use\n",
+            "dns.coredns-crashing",
+            "address already in use",
+            "logs deployment/coredns --previous",
+            id="untagged-last-line-of-a-crashed-container",
+        ),
+    ],
+)
+def test_crashing_coredns_quotes_its_fatal_line(
+    corefile: str, log: str, cause_id: str, quoted: str, fix: str
+) -> None:
+    config = {**_COREFILE, "data": {"Corefile": corefile}}
+    view = view_of(
+        [_coredns(ready=False, restarts=12), config],
+        text=_TIMEOUT,
+        logs={("kube-system", "coredns-5d78c9869d-abcde", "app", True): log},
+    )
+    finding = analyze(DNSFailureAnalyzer(), view)
+    assert finding.root_cause_id == cause_id
+    assert quoted in text_of(finding)
+    assert any(fix in c for c in finding.fix_commands), finding.fix_commands
+
+
+@pytest.mark.parametrize(
+    ("corefile", "invalid"),
+    [
+        (".:53 {\n    forward . 8.8.8.8 1.1.1.1:53 tls://9.9.9.9 [2001:db8::1]:53\n}\n", []),
+        (".:53 {\n    forward . /etc/resolv.conf {\n       max_concurrent 1000\n    }\n}\n", []),
+        (_COREFILE_HOSTNAME, [("corp.internal:53", "ns1.corp.internal")]),
+        (
+            "example.org {\n    forward example.org dns.example.net # upstream\n}\n",
+            [("example.org", "dns.example.net")],
+        ),
+    ],
+)
+def test_invalid_forward_targets(corefile: str, invalid: list[tuple[str, str]]) -> None:
+    assert invalid_forward_targets(corefile) == invalid
+
+
+def _dns01_chain(
+    provider: dict[str, Any], reason: str, issuer_kind: str = "ClusterIssuer"
+) -> list[K8sObject]:
+    cert = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": _meta("app-tls"),
+        "spec": {
+            "secretName": "app-tls",
+            "dnsNames": ["app.example.com"],
+            "issuerRef": {"kind": issuer_kind, "name": "le-dns"},
+        },
+        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "DoesNotExist"}]},
+    }
+    solver = {"dns01": provider}
+    issuer = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": issuer_kind,
+        "metadata": _meta("le-dns", NS if issuer_kind == "Issuer" else None),
+        "spec": {"acme": {"solvers": [solver]}},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    challenge = {
+        "apiVersion": "acme.cert-manager.io/v1",
+        "kind": "Challenge",
+        "metadata": _meta("app-tls-1-2-3"),
+        "spec": {"dnsName": "app.example.com", "type": "DNS-01", "solver": solver},
+        "status": {"state": "pending", "reason": reason},
+    }
+    return [cert, issuer, challenge]
+
+
+_CERT_MANAGER = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": _meta("cert-manager", "security"),
+    "spec": {
+        "template": {
+            "spec": {"containers": [{"name": "c", "args": ["--cluster-resource-namespace=tls-infra"]}]}
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("provider", "reason", "issuer_kind", "extra", "fix"),
+    [
+        pytest.param(
+            {"cloudflare": {"apiTokenSecretRef": {"name": "cf-token", "key": "api-token"}}},
+            'while querying the Cloudflare API for GET "/zones"\n\t Error: 9109: Invalid access token',
+            "ClusterIssuer",
+            [],
+            "kubectl -n cert-manager create secret generic cf-token --from-literal=api-token=<new api token> "
+            "--dry-run=client -o yaml | kubectl apply -f -",
+            id="cloudflare-token-rejected",
+        ),
+        pytest.param(
+            {
+                "route53": {
+                    "region": "eu-west-1",
+                    "accessKeyIDSecretRef": {"name": "r53-creds", "key": "access-key-id"},
+                    "secretAccessKeySecretRef": {"name": "r53-creds", "key": "secret-access-key"},
+                }
+            },
+            "api error InvalidClientTokenId: The security token included in the request is invalid.",
+            "ClusterIssuer",
+            [_CERT_MANAGER],
+            "kubectl -n tls-infra create secret generic r53-creds --from-literal=access-key-id=<new access key id> "
+            "--from-literal=secret-access-key=<new secret access key>",
+            id="route53-keys-in-the-cluster-resource-namespace",
+        ),
+        pytest.param(
+            {"digitalocean": {"tokenSecretRef": {"name": "do-token", "key": "access-token"}}},
+            'error getting digitalocean token: secret "do-token" not found',
+            "Issuer",
+            [],
+            "kubectl -n shop create secret generic do-token --from-literal=access-token=<new token>",
+            id="issuer-secret-missing-in-its-namespace",
+        ),
+        pytest.param(
+            {
+                "azureDNS": {
+                    "clientID": "abc",
+                    "clientSecretSecretRef": {"name": "azuredns", "key": "client-secret"},
+                }
+            },
+            "AADSTS7000215: Invalid client secret provided.",
+            "ClusterIssuer",
+            [],
+            "kubectl -n cert-manager create secret generic azuredns --from-literal=client-secret=<new client secret>",
+            id="azuredns-client-secret",
+        ),
+    ],
+)
+def test_dns01_credentials_name_the_solver_secret(
+    provider: dict[str, Any], reason: str, issuer_kind: str, extra: list[K8sObject], fix: str
+) -> None:
+    secret = next(iter(dns01_secret_refs({"dns01": provider}))).secret
+    view = view_of([*_dns01_chain(provider, reason, issuer_kind), *extra], text="certificate not ready")
+    finding = analyze(CertificateErrorAnalyzer(), view)
+    assert finding.root_cause_id == "certificate.dns01-credentials"
+    assert secret in finding.root_cause
+    assert any(c.startswith(fix) for c in finding.fix_commands), finding.fix_commands
+
+
+def test_dns01_without_credential_secrets_or_auth_errors_keeps_the_generic_finding() -> None:
+    irsa = {"route53": {"region": "eu-west-1"}}
+    denied = "AccessDenied: User: arn:aws:sts::1:assumed-role/cm is not authorized to perform: route53:ChangeResourceRecordSets"
+    finding = analyze(
+        CertificateErrorAnalyzer(), view_of(_dns01_chain(irsa, denied), text="certificate not ready")
+    )
+    assert finding.root_cause_id == "certificate.dns01-failing"
+    assert any("route53:ChangeResourceRecordSets" in c for c in finding.fix_commands)
+    assert not any("create secret" in c for c in finding.fix_commands)
+
+
+def test_dns01_challenge_needs_no_ingress_or_ingress_class_reads() -> None:
+    chain = _dns01_chain(
+        {"cloudflare": {"apiTokenSecretRef": {"name": "t", "key": "k"}}}, "9109: Invalid access token"
+    )
+    reads = {
+        read("list", "Certificate", NS): "ok",
+        read("list", "Challenge", NS): "ok",
+        read("get", "ClusterIssuer", name="le-dns"): "ok",
+    }
+    text = "curl https://app.example.com: self-signed certificate"
+    kinds = {s.kind for s in CertificateErrorAnalyzer().plan(view_of(chain, text=text, reads=reads))}
+    assert not kinds & {"Ingress", "IngressClass", "Order", "CertificateRequest"}
+    http01 = _cert_chain("nginx", "nginx-public")
+    http_reads = {**reads, read("get", "ClusterIssuer", name="le-prod"): "ok"}
+    kinds = {s.kind for s in CertificateErrorAnalyzer().plan(view_of(http01, text=text, reads=http_reads))}
+    assert {"Ingress", "IngressClass"} <= kinds

@@ -52,6 +52,17 @@ _LABEL_REQUIRED = re.compile(
     r"label[s]?\s+[`'\"]?(?P<label>[\w./-]+)[`'\"]?\s+(?:is\s+)?(?:required|must be (?:set|provided|present))",
     re.I,
 )
+# Image references as a manifest, a patch or a policy message carries them.
+_IMAGE_FIELD = re.compile(
+    r"\\?\"image\\?\"\s*:\s*\\?\"(?P<image>[^\"\\\s]+)\\?\"|^\s*-?\s*image:\s*['\"]?(?P<yaml>[^\s'\"]+)", re.M
+)
+_CONTAINER_ENTRY = re.compile(r"\{[^{}]*\\?\"image\\?\"[^{}]*\}")
+_ENTRY_NAME = re.compile(r"\\?\"name\\?\"\s*:\s*\\?\"(?P<name>[^\"\\]+)\\?\"")
+_IMAGE_IN_MESSAGE = re.compile(
+    r"image(?: repo)? <(?P<image>[^>]+)>|image \\?[\"'](?P<quoted>[^\"'\\]+)\\?[\"']"
+)
+_CONTAINER_PATH = re.compile(r"/(?P<list>containers|initContainers|ephemeralContainers)/(?P<index>\d+)/image")
+_MUTABLE_TAG_RULE = re.compile(r"latest|mutable|image tag|\btag\b|digest", re.I)
 _PSS_ITEM = re.compile(r"(?P<check>[^,(]+?)\s*\((?P<detail>[^)]*)\)")
 _TLS_FAILURE = re.compile(r"x509|certificate|tls:", re.I)
 
@@ -174,6 +185,75 @@ def parse_denials(text: str) -> list[Denial]:
     for denial in found:
         denial.object_kind, denial.object_name, denial.file = kind, name, file
     return found
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    image: str
+    container: str | None
+    source: str
+
+
+def split_image(image: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) of an image reference; a tag after the last '/' only (a registry port is not one)."""
+    ref, _, digest = image.partition("@")
+    repo, tag = ref, None
+    head, sep, last = ref.rpartition("/")
+    if ":" in last:
+        name, tag = last.split(":", 1)
+        repo = f"{head}{sep}{name}"
+    return repo, tag, digest or None
+
+
+def _allowed_prefixes(message: str) -> list[str]:
+    allowed = _ALLOWED_REPOS.search(message)
+    return re.findall(r"[\"']([^\"']+)[\"']", allowed.group(1)) if allowed else []
+
+
+def image_violates(image: str, message: str) -> bool | None:
+    """Whether ``image`` breaks the image rule the denial message states; None when the rule is not about images
+    in a way the reference alone can show."""
+    allowed = _allowed_prefixes(message)
+    if allowed:
+        return not any(image.startswith(prefix) for prefix in allowed)
+    _, tag, digest = split_image(image)
+    if re.search(r"latest|mutable", message, re.I):
+        return digest is None and tag in (None, "", "latest")
+    if re.search(r"digest", message, re.I):
+        return digest is None
+    if _MUTABLE_TAG_RULE.search(message):
+        return digest is None and tag in (None, "")
+    return None
+
+
+def images_in_text(text: str, source: str) -> list[ImageRef]:
+    """Image references a paste carries: container entries of a JSON patch (with their names), YAML
+    ``image:`` lines and images quoted in a policy message."""
+    found: list[ImageRef] = []
+    for entry in _CONTAINER_ENTRY.finditer(text):
+        field_match = _IMAGE_FIELD.search(entry.group(0))
+        name = _ENTRY_NAME.search(entry.group(0))
+        if field_match and field_match.group("image"):
+            found.append(ImageRef(field_match.group("image"), name.group("name") if name else None, source))
+    for match in _IMAGE_FIELD.finditer(text):
+        image = match.group("image") or match.group("yaml")
+        if image and not any(r.image == image for r in found):
+            found.append(ImageRef(image, None, source))
+    for match in _IMAGE_IN_MESSAGE.finditer(text):
+        image = match.group("image") or match.group("quoted")
+        if image and not any(r.image == image for r in found):
+            found.append(ImageRef(image, None, source))
+    return found
+
+
+def template_containers(obj: K8sObject) -> dict[str, list[dict[str, object]]]:
+    """Container lists of a pod or of a workload's pod template."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template", {}).get("spec") or {}
+    elif obj.get("kind") != "Pod":
+        spec = (spec.get("template") or {}).get("spec") or {}
+    return {key: list(spec.get(key) or []) for key in ("containers", "initContainers", "ephemeralContainers")}
 
 
 def required_labels(message: str) -> list[str]:
@@ -411,6 +491,22 @@ class AdmissionDeniedAnalyzer(Analyzer):
             )
         if denial.controller in ("gatekeeper", "validating-admission-policy", "webhook"):
             fixes[:0] = self._image_fixes(denial, target, ns)
+        images = self._offending_images(view, denial, origin, target, source)
+        if images:
+            for image in images[:3]:
+                facts.append(
+                    Fact(
+                        f"image {image.image}"
+                        + (f" (container {image.container})" if image.container else ""),
+                        image.source,
+                    )
+                )
+            listed = ", ".join(
+                image.image + (f" (container {image.container})" if image.container else "")
+                for image in images[:3]
+            )
+            cause = cause.rstrip(".") + f"; the offending image is {listed}"
+            fixes = self._pin_images(fixes, images, denial, target, ns, view)
         if denial.file:
             fixes.append(f"kubectl apply --dry-run=server -f {denial.file}  # re-check the fixed manifest")
         return Finding(
@@ -502,6 +598,105 @@ class AdmissionDeniedAnalyzer(Analyzer):
                 f"kubectl set image {str(target.get('kind')).lower()}/{name_of(target)} '*={image}'{flag}"
             ]
         return []
+
+    @staticmethod
+    def _offending_images(
+        view: EvidenceView, denial: Denial, origin: K8sObject | None, target: K8sObject | None, source: str
+    ) -> list[ImageRef]:
+        """The image references the policy rejects: from the denied text itself (a kubectl patch or
+        manifest), else from the pod template a controller tried to create pods from."""
+        if not _IMAGE_RULE.search(denial.message):
+            return []
+        text = view.error_message if source == "pasted error" else ""
+        if origin is not None and origin.get("kind") == "Event":
+            text = str(origin.get("message", ""))
+        candidates = images_in_text(text, source) if text else []
+        violating = [c for c in candidates if image_violates(c.image, denial.message)]
+        if violating:
+            return violating
+        # A controller's template is what it submits; an object named by kubectl apply was not changed,
+        # so its stored spec counts only when it breaks the rule itself.
+        template_owner = target if origin is not None else None
+        for obj in (template_owner, target if origin is None else None):
+            if obj is None:
+                continue
+            lists = template_containers(obj)
+            refs = [
+                ImageRef(str(c.get("image")), str(c.get("name")), src_obj(obj, f"{key} image"))
+                for key, containers in lists.items()
+                for c in containers
+                if c.get("image")
+            ]
+            bad = [r for r in refs if image_violates(r.image, denial.message)]
+            if bad:
+                return bad
+            path = _CONTAINER_PATH.search(denial.message)
+            if obj is template_owner and path and image_violates("", denial.message) is None:
+                containers = lists.get(path.group("list")) or []
+                index = int(path.group("index"))
+                if index < len(containers) and containers[index].get("image"):
+                    c = containers[index]
+                    return [
+                        ImageRef(
+                            str(c.get("image")),
+                            str(c.get("name")),
+                            src_obj(obj, f"{path.group('list')}[{index}].image"),
+                        )
+                    ]
+        return [c for c in candidates if image_violates(c.image, denial.message) is None][:1]
+
+    @staticmethod
+    def _pin_images(
+        fixes: list[str],
+        images: list[ImageRef],
+        denial: Denial,
+        target: K8sObject | None,
+        ns: str | None,
+        view: EvidenceView,
+    ) -> list[str]:
+        """Replace the generic set-image fix by one per offending container, keeping its repository when the
+        rule is about the tag (an allowed-registry rule keeps the registry placeholder)."""
+        if _allowed_prefixes(denial.message) or not any(i.container for i in images):
+            return fixes
+        running: dict[str, str] = {}
+        if target is not None:
+            # The top workload's template is what runs now (a new ReplicaSet carries the rejected one).
+            chain = view.owner_chain(target)
+            workload = chain[-1] if chain else target
+            for containers in template_containers(workload).values():
+                for c in containers:
+                    running[str(c.get("name"))] = str(c.get("image", ""))
+        assignments = []
+        for image in images:
+            repo, _, _ = split_image(image.image)
+            assignments.append(f"{image.container or '*'}={repo}:<immutable tag or @sha256 digest>")
+            now = running.get(str(image.container), "")
+            current_repo, current_tag, current_digest = split_image(now)
+            if (
+                current_repo == repo
+                and not image_violates(now, denial.message)
+                and (current_tag or current_digest)
+            ):
+                assignments[-1] += f"  # e.g. the running {current_tag or current_digest}"
+        pinned = []
+        for assignment in assignments:
+            value, _, comment = assignment.partition("  # ")
+            note = f"  # {comment}" if comment else ""
+            if denial.file:
+                pinned.append(
+                    f"kubectl set image --local -f {denial.file} '{value}' -o yaml  # then commit the pinned image"
+                    + (f"; {comment}" if comment else "")
+                )
+            elif target is not None:
+                flag = f" -n {ns}" if ns else ""
+                owner_ref = AdmissionDeniedAnalyzer._workload_ref(view, target, None) or (
+                    f"{str(target.get('kind')).lower()}/{name_of(target)}"
+                )
+                pinned.append(f"kubectl set image {owner_ref} '{value}'{flag}{note}")
+        if not pinned:
+            return fixes
+        generic = [f for f in fixes if f.startswith("kubectl set image")]
+        return pinned + [f for f in fixes if f not in generic]
 
     def _label_fixes(self, denial: Denial, target: K8sObject | None, ns: str | None) -> list[str]:
         labels = required_labels(denial.message)

@@ -76,6 +76,101 @@ def _solver_class(solver: dict[str, Any]) -> str | None:
     return str(value) if value else None
 
 
+@dataclass(frozen=True)
+class SecretRef:
+    provider: str
+    field: str
+    """the solver field naming the Secret, e.g. apiTokenSecretRef"""
+    secret: str
+    key: str | None
+
+
+def dns01_secret_refs(solver: dict[str, Any]) -> list[SecretRef]:
+    """The Secrets a DNS-01 solver reads its provider credentials from: every ``*SecretRef`` of the
+    configured provider (cloudflare apiTokenSecretRef/apiKeySecretRef, route53 accessKeyIDSecretRef/
+    secretAccessKeySecretRef, cloudDNS serviceAccountSecretRef, azureDNS clientSecretSecretRef,
+    digitalocean tokenSecretRef, rfc2136 tsigSecretSecretRef, acmeDNS accountSecretRef, akamai ...)."""
+    found: list[SecretRef] = []
+
+    def walk(provider: str, node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            if key.endswith("SecretRef") and isinstance(value, dict) and value.get("name"):
+                found.append(SecretRef(provider, key, str(value["name"]), value.get("key")))
+            elif isinstance(value, dict):
+                walk(provider, value)
+
+    for provider, config in (solver.get("dns01") or {}).items():
+        if provider != "cnameStrategy":
+            walk(provider, config)
+    return found
+
+
+# Provider answers that mean the credentials themselves are wrong (vs. valid but not allowed).
+_AUTH_FAILED = re.compile(
+    r"invalid (?:access |api )?token|authentication error|invalid credentials|InvalidClientTokenId|"
+    r"SignatureDoesNotMatch|UnrecognizedClientException|ExpiredToken|invalid_client|invalid_grant|AADSTS\d+|"
+    r"\b401\b|unauthori[sz]ed|unauthenticated|token (?:is )?(?:expired|revoked)|invalid request headers",
+    re.I,
+)
+_PERMISSION = re.compile(r"AccessDenied|not authorized|\b403\b|forbidden|permission", re.I)
+_SECRET_MISSING = re.compile(r"secrets? \\?\"[^\"\\]+\\?\" not found|error getting .*secret", re.I)
+
+
+def _credential_problem(reason: str) -> str | None:
+    if _SECRET_MISSING.search(reason):
+        return "missing"
+    if _AUTH_FAILED.search(reason):
+        return "rejected"
+    if _PERMISSION.search(reason):
+        return "permission"
+    return None
+
+
+def _cluster_resource_namespace(view: EvidenceView) -> str:
+    """Where a ClusterIssuer's Secrets live: cert-manager's --cluster-resource-namespace, by default the
+    namespace cert-manager runs in."""
+    for deployment in view.objs("Deployment"):
+        if name_of(deployment) != "cert-manager":
+            continue
+        for container in ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get(
+            "containers"
+        ) or []:
+            for arg in container.get("args") or []:
+                if str(arg).startswith("--cluster-resource-namespace=") and "$(" not in str(arg):
+                    return str(arg).split("=", 1)[1]
+        return namespace_of(deployment) or "cert-manager"
+    return "cert-manager"
+
+
+def _rotate_secret_fixes(refs: list[SecretRef], namespace: str) -> list[str]:
+    """Recreate each credential Secret in place (one command per Secret, every key the solver reads)."""
+    by_secret: dict[str, list[SecretRef]] = {}
+    for item in refs:
+        by_secret.setdefault(item.secret, []).append(item)
+    fixes = []
+    for secret, items in by_secret.items():
+        literals = " ".join(
+            f"--from-literal={r.key or '<key>'}=<new {_words(r.field.removesuffix('SecretRef'))}>"
+            for r in items
+        )
+        fixes.append(
+            f"kubectl -n {namespace} create secret generic {secret} {literals} --dry-run=client -o yaml "
+            "| kubectl apply -f -  # a valid credential with DNS edit rights on the zone"
+        )
+    return fixes
+
+
+def _words(camel: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", camel).lower()
+
+
+def _is_http01(challenge: K8sObject) -> bool:
+    spec = challenge.get("spec") or {}
+    return "http01" in (spec.get("solver") or {}) or str(spec.get("type", "")).upper() == "HTTP-01"
+
+
 def _is_solver(ingress: K8sObject) -> bool:
     return "acme.cert-manager.io/http01-solver" in ((ingress.get("metadata") or {}).get("labels") or {})
 
@@ -120,11 +215,9 @@ class CertificateErrorAnalyzer(Analyzer):
                     why="cert-manager Certificates and their state",
                 )
             )
-            http01 = any(
-                "http01" in ((c.get("spec") or {}).get("solver") or {}) for c in view.objs("Challenge", ns)
-            )
+            http01 = any(_is_http01(c) for c in view.objs("Challenge", ns))
             all_ingresses = view.was_read(ReadSpec(verb="list", kind="Ingress").key())
-            if (_BROWSER.search(view.error_message) or http01) and not all_ingresses:
+            if (self._ingress_matters(view, ns) or http01) and not all_ingresses:
                 specs.append(
                     ReadSpec(
                         verb="list",
@@ -159,9 +252,10 @@ class CertificateErrorAnalyzer(Analyzer):
                         why="ACME challenges that do not validate",
                     )
                 )
-            if self._challenges(view, cert):
+            challenges = self._challenges(view, cert)
+            if any(_is_http01(c) for c in challenges):
                 specs.append(ReadSpec(verb="list", kind="IngressClass", why="which ingress classes exist"))
-            elif issuer is not None and not _not_ready(issuer) and ns:
+            elif not challenges and issuer is not None and not _not_ready(issuer) and ns:
                 # The issuer is fine and no challenge explains it: the request or order does.
                 specs.append(
                     ReadSpec(verb="list", kind="CertificateRequest", namespace=ns, why="where issuance stops")
@@ -171,6 +265,22 @@ class CertificateErrorAnalyzer(Analyzer):
                         ReadSpec(verb="list", kind="Order", namespace=ns, why="the ACME order state")
                     )
         return [s for s in {s.key(): s for s in specs}.values() if not view.was_read(s.key())]
+
+    def _ingress_matters(self, view: EvidenceView, ns: str) -> bool:
+        """The Ingress serving a host explains an HTTP-01 challenge or a TLS Secret no Certificate manages;
+        a failing Certificate whose challenges are DNS-01 (or not ACME) needs no Ingress."""
+        if not _BROWSER.search(view.error_message):
+            return False
+        if not view.was_read(ReadSpec(verb="list", kind="Certificate", namespace=ns).key()):
+            return False  # decided once the Certificates are known
+        failing = [c for c in self._certificates(view) if _failing(c)]
+        if not failing:
+            return True
+        challenges_read = view.was_read(ReadSpec(verb="list", kind="Challenge", namespace=ns).key())
+        if not challenges_read:
+            return False
+        challenges = self._challenges(view, failing[0])
+        return not challenges or any(_is_http01(c) for c in challenges)
 
     @staticmethod
     def _namespace_by_host(view: EvidenceView) -> list[ReadSpec]:
@@ -415,6 +525,14 @@ class CertificateErrorAnalyzer(Analyzer):
         if ch_status.get("state") == "valid":
             return None
         reason = str(ch_status.get("reason") or "")
+        if not reason:
+            # The status may be reset between attempts; the controller's last event keeps the error.
+            errors = [
+                e
+                for e in view.events_for(challenge)
+                if e.get("type") == "Warning" or "Error" in str(e.get("reason"))
+            ]
+            reason = str(errors[-1].get("message", "")) if errors else ""
         host = str(ch_spec.get("dnsName", ""))
         facts.append(
             Fact(
@@ -424,17 +542,51 @@ class CertificateErrorAnalyzer(Analyzer):
         )
         solver = ch_spec.get("solver") or {}
         if "dns01" in solver or str(ch_spec.get("type", "")).upper() == "DNS-01":
+            if "dns01" not in solver:
+                solver = next(
+                    (
+                        s
+                        for s in ((issuer or {}).get("spec") or {}).get("acme", {}).get("solvers") or []
+                        if "dns01" in s
+                    ),
+                    solver,
+                )
+            cause = f"{head}: the ACME DNS-01 challenge for {host} does not complete: {reason}."
+            fixes = self._dns01_fixes(solver, reason, issuer_kind, issuer_name)
+            credentials = dns01_secret_refs(solver)
+            problem = _credential_problem(reason)
+            if credentials and problem:
+                secret_ns = (
+                    (ns or "<namespace>") if issuer_kind == "Issuer" else _cluster_resource_namespace(view)
+                )
+                provider = credentials[0].provider
+                secrets = ", ".join(
+                    f"Secret {secret_ns}/{r.secret} (key {r.key or '?'}, {r.field})" for r in credentials
+                )
+                facts.append(
+                    Fact(
+                        f"{issuer_kind} {issuer_name} DNS-01 solver {provider} authenticates with {secrets}",
+                        src_obj(challenge, f"spec.solver.dns01.{provider}"),
+                    )
+                )
+                what = {
+                    "missing": "does not exist",
+                    "rejected": f"holds credentials {provider} rejects",
+                    "permission": f"holds an identity {provider} does not allow to change the zone's records",
+                }[problem]
+                cause = (
+                    f"{head}: the ACME DNS-01 challenge for {host} cannot be presented because the {provider} "
+                    f"solver of {issuer_kind} {issuer_name} authenticates with {secrets}, which {what}: {reason}."
+                )
+                rotate = _rotate_secret_fixes(credentials, secret_ns)
+                fixes = (rotate + fixes) if problem != "permission" else (fixes + rotate)
             return Result(
-                0.88,
-                "certificate.dns01-failing",
-                f"{head}: the ACME DNS-01 challenge for {host} does not complete: {reason}.",
+                0.9 if credentials and problem else 0.88,
+                "certificate.dns01-credentials" if credentials and problem else "certificate.dns01-failing",
+                cause,
                 facts,
-                [
-                    *self._dns01_fixes(solver, reason, issuer_kind, issuer_name),
-                    f"kubectl describe challenge {name_of(challenge)} -n {ns}",
-                    renew,
-                ],
-                [cert, challenge],
+                [*fixes, f"kubectl describe challenge {name_of(challenge)} -n {ns}", renew],
+                [cert, challenge, *([issuer] if issuer is not None else [])],
             )
         solver_class = _solver_class(solver)
         serving = [

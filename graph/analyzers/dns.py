@@ -42,6 +42,13 @@ _OTHER = re.compile(
     r"|nodename nor servname provided"
 )
 _FATAL = re.compile(r"^.*(?:\[(?:FATAL|ERROR)\]|Error during parsing|^panic:).*$", re.M)
+# CoreDNS plugin setup errors are printed bare, without a level tag ("plugin/forward: not an IP address or file: ...").
+_SETUP_ERROR = re.compile(r"^\s*plugin/[\w-]+: .+$", re.M)
+_LEVEL_TAG = re.compile(r"^\s*\[(?:INFO|WARNING|DEBUG)\]")
+_FORWARD_ANY = re.compile(r"^\s*forward\s+(?P<zone>\S+)\s+(?P<targets>[^{\n#]+?)\s*(?:\{|#|$)", re.M)
+_IP_TARGET = re.compile(
+    r"^(?:(?:dns|tls)://)?(?:\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9a-fA-F:]*:[0-9a-fA-F:.]*\]?)(?::\d+)?$"
+)
 # CoreDNS's errors plugin: "[ERROR] plugin/errors: 2 api.example.com. A: read udp 10.244.0.5:41234->10.0.0.2:53: i/o timeout"
 _UPSTREAM_ERROR = re.compile(
     r"\[ERROR\] plugin/errors: \d+ (?P<name>\S+) \w+: (?:read|dial) (?:udp|tcp) [^\s]+->(?P<upstream>[\d.:\[\]a-f]+): "
@@ -145,6 +152,40 @@ def _line_of(text: str, index: int) -> str:
     start = text.rfind("\n", 0, index) + 1
     end = text.find("\n", index)
     return text[start : end if end >= 0 else len(text)].strip()[:300]
+
+
+def invalid_forward_targets(corefile: str) -> list[tuple[str, str]]:
+    """(server block, target) of ``forward`` upstreams that are neither IP addresses nor files.
+
+    The forward plugin accepts only IP[:port] (optionally dns:// or tls://) or a resolv.conf-style file;
+    a hostname stops CoreDNS at startup, so every replica crash-loops on the same Corefile.
+    """
+    found: list[tuple[str, str]] = []
+    block, depth = "", 0
+    for line in corefile.splitlines():
+        stripped = line.split("#", 1)[0].strip()
+        if depth == 0 and stripped.endswith("{"):
+            block = stripped[:-1].strip()
+        match = _FORWARD_ANY.match(line)
+        if match and depth >= 1:
+            for target in match.group("targets").split():
+                if not target.startswith("/") and not _IP_TARGET.match(target):
+                    found.append((block, target))
+        depth += stripped.count("{") - stripped.count("}")
+    return found
+
+
+def _fatal_lines(text: str, crashed: bool) -> list[str]:
+    """The lines that say why a CoreDNS process stopped: tagged errors and bare plugin setup errors;
+    for a crashed container with neither, its last line (what the process printed before exiting)."""
+    lines = [
+        m.group(0).strip()
+        for m in sorted([*_FATAL.finditer(text), *_SETUP_ERROR.finditer(text)], key=lambda m: m.start())
+    ]
+    if not lines and crashed:
+        tail = [ln.strip() for ln in text.splitlines() if ln.strip() and not _LEVEL_TAG.match(ln)]
+        lines = tail[-1:]
+    return list(dict.fromkeys(lines))
 
 
 def _init_failing(pod: K8sObject) -> bool:
@@ -386,7 +427,7 @@ class DNSFailureAnalyzer(Analyzer):
             for key, text in view.pod_logs(pod).items():
                 container, _, previous = key.partition("#")
                 source = src_log(DNS_NAMESPACE, name_of(pod), container, bool(previous))
-                log_lines += [(m.group(0).strip()[:300], source) for m in _FATAL.finditer(text)]
+                log_lines += [(line[:300], source) for line in _fatal_lines(text, bool(previous))]
             if log_lines:
                 break
         # What stopped the process outranks the per-query errors logged before it.
@@ -439,16 +480,43 @@ class DNSFailureAnalyzer(Analyzer):
         if log_lines:
             line = log_lines[0][0]
             cause = f'CoreDNS is down: its pods ({who}) fail with "{line[:200]}", so lookups in the cluster time out.'
-            if "Corefile" in line or "parse" in line.lower() or "unknown directive" in line.lower():
-                fixes.append(
-                    f"kubectl -n {DNS_NAMESPACE} edit configmap coredns  # fix the Corefile error: {line[:120]}"
+            bad_targets = invalid_forward_targets(corefile) if "not an IP address or file" in line else []
+            if bad_targets:
+                blocks = sorted({b for b, _ in bad_targets})
+                hosts = ", ".join(t for _, t in bad_targets)
+                facts.append(
+                    Fact(
+                        f"Corefile server block {', '.join(blocks)} forwards to {hosts}",
+                        f"ConfigMap {DNS_NAMESPACE}/coredns data.Corefile",
+                    )
                 )
+                cause = (
+                    f'CoreDNS is down: its pods ({who}) exit at startup with "{line[:200]}". The Corefile\'s '
+                    f"server block {', '.join(blocks)} forwards to {hosts}, but the forward plugin accepts only IP "
+                    "addresses (or a resolv.conf file), so every CoreDNS replica fails on the same Corefile and "
+                    "lookups in the cluster are refused or time out."
+                )
+                fixes += [
+                    f"kubectl -n {DNS_NAMESPACE} edit configmap coredns  # in {block}: forward . "
+                    + " ".join(f"<IP of {t}>" for b, t in bad_targets if b == block)
+                    for block in blocks
+                ]
                 cause_id = "dns.corefile-invalid"
             elif "forbidden" in line.lower():
                 fixes.append(
                     "kubectl auth can-i list endpointslices.discovery.k8s.io --as=system:serviceaccount:kube-system:coredns"
                 )
                 cause_id = "dns.coredns-rbac"
+            elif (
+                "Corefile" in line
+                or "parse" in line.lower()
+                or "unknown directive" in line.lower()
+                or _SETUP_ERROR.match(line)
+            ):
+                fixes.append(
+                    f"kubectl -n {DNS_NAMESPACE} edit configmap coredns  # fix the Corefile error: {line[:120]}"
+                )
+                cause_id = "dns.corefile-invalid"
             else:
                 fixes.append(f"kubectl -n {DNS_NAMESPACE} logs deployment/coredns --previous")
                 cause_id = "dns.coredns-crashing"
