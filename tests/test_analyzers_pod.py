@@ -1241,3 +1241,134 @@ def test_case_diagnosis(case_id: str) -> None:
     checks = {k: v for k, v in score(case.expect, diagnosis).items() if k != "runbook"}
     assert all(checks.values()), (checks, json.dumps(diagnosis, indent=1)[:3000])
     assert diagnosis["api_requests"] <= 10
+
+
+# --- ImagePullBackOff: an existing registry Secret the pod does not reference ---
+
+_HARBOR_IMG = "harbor.acme.io/team/api:2.0.0"
+_HARBOR_401 = (
+    f'Failed to pull image "{_HARBOR_IMG}": failed to resolve reference "{_HARBOR_IMG}": failed to authorize: '
+    "failed to fetch anonymous token: unexpected status from GET request to https://harbor.acme.io/service/token: "
+    "401 Unauthorized"
+)
+
+
+def _registry_secret(name: str, type_: str = "kubernetes.io/dockerconfigjson", **meta: Any) -> K8sObject:
+    return {
+        "kind": "Secret",
+        "metadata": _meta(name, **meta),
+        "type": type_,
+        "keyNames": [".dockerconfigjson"],
+    }
+
+
+def _old_rs_using(secret: str, image: str) -> K8sObject:
+    rs = replicaset("api-5c8d7f9b6", [container(image=image)], ready=2)
+    rs["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": secret}]
+    return rs
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        # The previous revision pulled from the same registry with it: the strongest sign.
+        (
+            [
+                _registry_secret("ci-bot"),
+                _registry_secret("team-pull"),
+                _old_rs_using("team-pull", "harbor.acme.io/team/api:1.9.0"),
+            ],
+            "team-pull",
+        ),
+        # Named for the registry host, among others.
+        ([_registry_secret("ghcr-bot"), _registry_secret("harbor-robot-team")], "harbor-robot-team"),
+        # Annotated with the registry host.
+        (
+            [
+                _registry_secret("ghcr-bot"),
+                _registry_secret("robot-creds", annotations={"registry": "harbor.acme.io"}),
+            ],
+            "robot-creds",
+        ),
+        # The only registry Secret of the namespace.
+        ([_registry_secret("pull-creds"), _registry_secret("db", type_="Opaque")], "pull-creds"),
+    ],
+)
+def test_auth_failure_names_the_unreferenced_registry_secret(extra: list[K8sObject], expected: str) -> None:
+    failing = pod(
+        containers=[container(image=_HARBOR_IMG)],
+        statuses=[waiting("ImagePullBackOff", image=_HARBOR_IMG)],
+    )
+    view = view_of([failing, DEPLOYMENT, event("Failed", _HARBOR_401, field="spec.containers{api}"), *extra])
+    finding = analyze(ImagePullBackOffAnalyzer(), view)
+    assert finding.root_cause_id == "imagepull.auth"
+    assert f"registry Secret {expected} exists in namespace shop" in finding.root_cause
+    assert (
+        f'kubectl patch deployment api -n shop -p \'{{"spec":{{"template":{{"spec":{{"imagePullSecrets":'
+        f'[{{"name":"{expected}"}}]}}}}}}}}\''
+    ) in finding.fix_commands
+    assert (
+        f'kubectl patch serviceaccount default -n shop -p \'{{"imagePullSecrets":[{{"name":"{expected}"}}]}}\''
+        in (finding.fix_commands)
+    )
+    # It exists: no command re-creates it with placeholder credentials.
+    assert not any("create secret" in f for f in finding.fix_commands)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        [_registry_secret("db", type_="Opaque")],
+        # Two registry Secrets, neither named for this registry nor used with it: no guess.
+        [_registry_secret("ghcr-bot"), _registry_secret("quay-bot")],
+    ],
+)
+def test_auth_failure_without_a_candidate_secret_creates_one(extra: list[K8sObject]) -> None:
+    failing = pod(
+        containers=[container(image=_HARBOR_IMG)],
+        statuses=[waiting("ImagePullBackOff", image=_HARBOR_IMG)],
+    )
+    view = view_of([failing, DEPLOYMENT, event("Failed", _HARBOR_401, field="spec.containers{api}"), *extra])
+    finding = analyze(ImagePullBackOffAnalyzer(), view)
+    assert "exists in namespace" not in finding.root_cause
+    assert fixes_of(finding).startswith("kubectl create secret docker-registry harbor-pull -n shop")
+
+
+def test_image_pull_plan_lists_registry_secrets_when_the_pod_sends_none() -> None:
+    failing = pod(statuses=[waiting("ErrImagePull", image=_HARBOR_IMG)])
+    plan = ImagePullBackOffAnalyzer().plan(view_of([failing, event("Failed", _HARBOR_401)]))
+    assert [(s.verb, s.kind, s.field_selector) for s in plan] == [
+        ("list", "Secret", "type=kubernetes.io/dockerconfigjson"),
+        ("get", "ServiceAccount", None),
+    ]
+
+
+# --- VolumeMountFailure: NFS checks name the export and the PersistentVolume ---
+
+
+@pytest.mark.parametrize(
+    ("volumes", "pv_check"),
+    [
+        # A claim's volume: the kubelet names it by its PersistentVolume, which holds the nfs source.
+        ([{"name": "media", "persistentVolumeClaim": {"claimName": "media"}}], True),
+        # An inline nfs volume: there is no PersistentVolume to look at.
+        ([{"name": "uploads-nfs", "nfs": {"server": "10.1.2.3", "path": "/exports/media"}}], False),
+    ],
+)
+def test_nfs_timeout_checks_the_export_and_the_volume_source(
+    volumes: list[dict[str, Any]], pv_check: bool
+) -> None:
+    volume = "uploads-nfs"
+    message = (
+        f'MountVolume.SetUp failed for volume "{volume}" : mount failed: exit status 32\nMounting arguments: -t nfs '
+        "-o hard,nfsvers=4.1 10.1.2.3:/exports/media /var/lib/kubelet/x\nOutput: mount.nfs: Connection timed out"
+    )
+    finding = analyze(
+        VolumeMountFailureAnalyzer(),
+        view_of([_mounting_pod(volumes), DEPLOYMENT, event("FailedMount", message)]),
+    )
+    assert finding.root_cause_id == "volume.nfs"
+    assert "10.1.2.3" in finding.root_cause and "Connection timed out" in finding.root_cause
+    assert "chroot /host showmount -e 10.1.2.3" in fixes_of(finding)
+    assert ("kubectl get pv uploads-nfs -o jsonpath='{.spec.nfs}" in fixes_of(finding)) is pv_check

@@ -1048,3 +1048,294 @@ def test_named_cronjob_finds_its_failed_run_even_when_a_newer_one_runs() -> None
     finding = analyze(JobFailedAnalyzer(), view_of([failed, running_job], entities={"names": ["rollup"]}))
     assert "Job rollup-100 failed with DeadlineExceeded" in finding.root_cause
     assert "1 of the last 2 runs of CronJob rollup failed" in text_of(finding)
+
+
+# --- NodeNotReady: the pod that exhausts what the node is short of ---
+
+
+def _on_node(name: str, node_name: str, *, limits: dict[str, str] | None = None, **kw: Any) -> K8sObject:
+    workload, rs_hash = name.rsplit("-", 2)[0], name.rsplit("-", 2)[1]
+    return pod(
+        name,
+        [container(workload, {"memory": "256Mi"}, limits if limits is not None else {"memory": "512Mi"})],
+        owner=("ReplicaSet", f"{workload}-{rs_hash}"),
+        node_name=node_name,
+        labels={"pod-template-hash": rs_hash},
+        **kw,
+    )
+
+
+_OOM_STATUS = {
+    "name": "cruncher",
+    "ready": True,
+    "restartCount": 2,
+    "state": {"running": {}},
+    "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}},
+}
+
+
+@pytest.mark.parametrize(
+    ("pressure", "pods", "logs", "culprit", "in_fix"),
+    [
+        (
+            "PIDPressure",
+            [
+                _on_node("renderer-7f9c8-abcde", "n1", statuses=[running("renderer")]),
+                _on_node("api-5d4c3-fghij", "n1", statuses=[running("api")]),
+                # The same error on another node says nothing about n1.
+                _on_node("worker-6b5a4-klmno", "n2", statuses=[running("worker")]),
+            ],
+            {
+                ("renderer-7f9c8-abcde", "renderer", False): "render ok\nspawn /usr/bin/chromium EAGAIN\n",
+                ("worker-6b5a4-klmno", "worker", False): "pthread_create: Resource temporarily unavailable\n",
+            },
+            "renderer",
+            "kubectl rollout restart deployment/renderer -n shop",
+        ),
+        (
+            "MemoryPressure",
+            [
+                _on_node("api-5d4c3-fghij", "n1", statuses=[running("api")]),
+                _on_node("cruncher-8e7d6-pqrst", "n1", statuses=[_OOM_STATUS]),
+            ],
+            {},
+            "cruncher",
+            "kubectl set resources deployment/cruncher -n shop -c cruncher --limits=memory=<limit>",
+        ),
+        (
+            "MemoryPressure",
+            [
+                _on_node("api-5d4c3-fghij", "n1", statuses=[running("api")]),
+                _on_node("cache-9a8b7-uvwxy", "n1", limits={}, statuses=[running("cache")]),
+            ],
+            {},
+            "cache",
+            "kubectl set resources deployment/cache -n shop -c cache --limits=memory=<limit>",
+        ),
+    ],
+)
+def test_node_pressure_names_the_consuming_workload(
+    pressure: str,
+    pods: list[K8sObject],
+    logs: dict[tuple[str, str, bool], str],
+    culprit: str,
+    in_fix: str,
+) -> None:
+    hot, other = node("n1", pressure=pressure), node("n2")
+    finding = analyze(NodeNotReadyAnalyzer(), view_of([hot, other, *pods], logs=logs, focus=pods[:1]))
+    assert f"(deployment/{culprit})" in finding.root_cause
+    at = [i for i, f in enumerate(finding.fix_commands) if f.startswith(in_fix)]
+    assert at, finding.fix_commands
+    # Fixing the consumer comes before cordoning the node.
+    assert at[0] < next(i for i, f in enumerate(finding.fix_commands) if f.startswith("kubectl cordon"))
+    assert not any("worker" in f for f in finding.fix_commands)
+
+
+def test_node_pressure_without_a_suspect_pod_names_none() -> None:
+    hot = node("n1", pressure="PIDPressure")
+    quiet = _on_node("api-5d4c3-fghij", "n1", statuses=[running("api")])
+    finding = analyze(NodeNotReadyAnalyzer(), view_of([hot, quiet], focus=[quiet]))
+    assert "likely consumer" not in finding.root_cause
+    assert not any("rollout restart" in f for f in finding.fix_commands)
+
+
+# --- FailedScheduling: a claim naming a StorageClass that does not exist ---
+
+
+def _storage_class(name: str, default: bool = False) -> K8sObject:
+    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
+    return {
+        "kind": "StorageClass",
+        "metadata": _meta(name, None, annotations=annotations),
+        "provisioner": "ebs.csi.aws.com",
+    }
+
+
+@pytest.mark.parametrize(
+    ("owner", "classes", "existing", "in_fix"),
+    [
+        (
+            ("StatefulSet", "db"),
+            [_storage_class("standard"), _storage_class("gp3", default=True)],
+            "gp3",
+            "kubectl delete statefulset db -n shop --cascade=orphan",
+        ),
+        (("ReplicaSet", "api-5d4c3"), [_storage_class("standard")], "standard", "re-create claim data"),
+        (("StatefulSet", "db"), [], "<existing-class>", "--cascade=orphan"),
+    ],
+)
+def test_missing_storage_class_fix_names_it_and_an_existing_one(
+    owner: tuple[str, str], classes: list[K8sObject], existing: str, in_fix: str
+) -> None:
+    p = _pending(
+        "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: ...",
+        [container("app")],
+        spec={"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]},
+    )
+    p["metadata"]["ownerReferences"] = _owner(*owner)
+    pvc = {
+        "kind": "PersistentVolumeClaim",
+        "metadata": _meta("data"),
+        "spec": {"storageClassName": "fast-ssd"},
+        "status": {"phase": "Pending"},
+    }
+    missing = ReadSpec(verb="get", kind="StorageClass", name="fast-ssd").key()
+    finding = analyze(FailedSchedulingAnalyzer(), view_of([p, pvc, *classes], reads={missing: "no_data"}))
+    fixes = "\n".join(finding.fix_commands)
+    assert "StorageClass named fast-ssd" in fixes
+    assert f"kubectl get storageclass {existing} -o yaml" in fixes
+    assert in_fix in fixes
+    if classes:
+        assert any("existing classes:" in f.text for f in finding.facts)
+
+
+def test_scheduling_plan_lists_storage_classes_only_once_the_named_one_is_missing() -> None:
+    p = _pending(
+        "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
+        [container("app")],
+        spec={"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]},
+    )
+    pvc = {
+        "kind": "PersistentVolumeClaim",
+        "metadata": _meta("data"),
+        "spec": {"storageClassName": "fast-ssd"},
+        "status": {"phase": "Pending"},
+    }
+    get_class = ReadSpec(verb="get", kind="StorageClass", name="fast-ssd").key()
+    first = {s.key() for s in FailedSchedulingAnalyzer().plan(view_of([p, pvc]))}
+    assert get_class in first and not any(k.startswith("list|StorageClass") for k in first)
+    second = FailedSchedulingAnalyzer().plan(view_of([p, pvc], reads={get_class: "no_data"}))
+    assert ("list", "StorageClass", None) in {(s.verb, s.kind, s.namespace) for s in second}
+
+
+# --- QuotaExceeded: a LimitRange rejecting pods of a StatefulSet or DaemonSet ---
+
+
+@pytest.mark.parametrize("kind", ["StatefulSet", "DaemonSet"])
+def test_limitrange_max_on_a_controller_that_is_not_listed_by_default(kind: str) -> None:
+    message = (
+        f'create Pod vector-2 in {kind} vector failed error: pods "vector-2" is forbidden: maximum memory usage per '
+        "Container is 2Gi, but limit is 3Gi"
+    )
+    rejected = event(kind, "vector", "FailedCreate", message, 9)
+    lr = {
+        "kind": "LimitRange",
+        "metadata": _meta("container-limits"),
+        "spec": {
+            "limits": [
+                {"type": "Pod", "max": {"cpu": "8"}},
+                {"type": "Container", "max": {"cpu": "4", "memory": "2Gi"}},
+            ]
+        },
+    }
+    plan = QuotaExceededAnalyzer().plan(view_of([rejected]))
+    assert (kind, "vector") in {(s.kind, s.name) for s in plan if s.verb == "get"}
+    controller = {
+        "kind": kind,
+        "metadata": _meta("vector"),
+        "spec": {
+            "template": {"spec": {"containers": [container("qdrant", {"memory": "2Gi"}, {"memory": "3Gi"})]}}
+        },
+    }
+    finding = analyze(QuotaExceededAnalyzer(), view_of([rejected, lr, controller]))
+    assert "2Gi" in finding.root_cause and "3Gi" in finding.root_cause
+    assert (
+        f"kubectl set resources {kind.lower()}/vector -n shop -c qdrant --limits=memory=2Gi"
+        in finding.fix_commands
+    )
+    assert any('"path":"/spec/limits/1/max/memory","value":"3Gi"' in f for f in finding.fix_commands)
+
+
+# --- RolloutStuck: DaemonSets, and the old image below a StatefulSet partition ---
+
+
+def _ds(strategy: dict[str, Any], updated: int, pod_statuses: list[list[K8sObject]]) -> list[K8sObject]:
+    new = {"name": "shipper", "image": "cr.example.io/fluent-bit:3.2.2"}
+    old = {"name": "shipper", "image": "cr.example.io/fluent-bit:3.1.9"}
+    ds = {
+        "kind": "DaemonSet",
+        "metadata": _meta("shipper", generation=8),
+        "spec": {"updateStrategy": strategy, "template": {"spec": {"containers": [new]}}},
+        "status": {
+            "desiredNumberScheduled": len(pod_statuses),
+            "updatedNumberScheduled": updated,
+            "numberReady": len(pod_statuses),
+            "observedGeneration": 8,
+        },
+    }
+    pods = [
+        pod(
+            f"shipper-{i}",
+            [new if i < updated else old],
+            owner=("DaemonSet", "shipper"),
+            node_name=f"n{i}",
+            statuses=statuses,
+        )
+        for i, statuses in enumerate(pod_statuses)
+    ]
+    return [ds, *pods]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "updated", "statuses", "root_id", "in_fix"),
+    [
+        (
+            {"type": "OnDelete"},
+            0,
+            [[running("shipper")]] * 3,
+            "rollout.daemonset-ondelete",
+            '"type": "RollingUpdate"',
+        ),
+        (
+            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            1,
+            [[waiting("shipper", "CrashLoopBackOff")], [running("shipper")], [running("shipper")]],
+            "rollout.new-pods-failing",
+            "kubectl describe pod shipper-0 -n shop",
+        ),
+        (
+            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            1,
+            [[running("shipper")], [running("shipper")], [running("shipper")]],
+            "rollout.daemonset-rolling",
+            "kubectl rollout status daemonset/shipper -n shop",
+        ),
+    ],
+)
+def test_daemonset_rollouts(
+    strategy: dict[str, Any], updated: int, statuses: list[list[K8sObject]], root_id: str, in_fix: str
+) -> None:
+    finding = analyze(RolloutStuckAnalyzer(), view_of(_ds(strategy, updated, statuses)))
+    assert finding.root_cause_id == root_id
+    assert any(in_fix in f for f in finding.fix_commands)
+    if root_id == "rollout.new-pods-failing":
+        assert finding.score < 0.5  # the crash names the cause, not the rollout
+    else:
+        assert "fluent-bit:3.1.9" in text_of(finding) and "fluent-bit:3.2.2" in text_of(finding)
+
+
+def test_daemonset_converged_or_not_yet_observed_is_not_stuck() -> None:
+    converged = _ds({"type": "OnDelete"}, 2, [[running("shipper")]] * 2)
+    assert RolloutStuckAnalyzer().analyze(view_of(converged)) is None
+    unseen = _ds({"type": "OnDelete"}, 0, [[running("shipper")]] * 2)
+    unseen[0]["metadata"]["generation"] = 9  # the controller has not observed the new template yet
+    assert RolloutStuckAnalyzer().analyze(view_of(unseen)) is None
+
+
+def test_rollout_plan_lists_daemonsets_of_daemonset_pods() -> None:
+    objects = _ds({"type": "OnDelete"}, 0, [[running("shipper")]])
+    pods_only = objects[1:]
+    plan = RolloutStuckAnalyzer().plan(view_of(pods_only, hypotheses={"RolloutStuck": 0.5}))
+    assert [(s.verb, s.kind) for s in plan] == [("list", "DaemonSet")]
+    assert RolloutStuckAnalyzer().plan(view_of(objects, hypotheses={"RolloutStuck": 0.5})) == []
+    assert RolloutStuckAnalyzer().plan(view_of(pods_only)) == []
+
+
+def test_statefulset_partition_quotes_the_image_the_old_pods_run() -> None:
+    objects = _sts({"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}, [running("redis")])
+    objects[0]["spec"]["template"]["spec"]["containers"] = [{"name": "redis", "image": "redis:7.4.0"}]
+    objects[1]["spec"]["containers"] = [{"name": "redis", "image": "redis:7.4.0"}]
+    objects[2]["spec"]["containers"] = [{"name": "redis", "image": "redis:7.3.1"}]
+    finding = analyze(RolloutStuckAnalyzer(), view_of(objects))
+    assert finding.root_cause_id == "rollout.statefulset-partition"
+    assert "old pods run redis:7.3.1 while the template asks for redis:7.4.0" in finding.root_cause
