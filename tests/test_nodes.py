@@ -1,0 +1,154 @@
+"""Each node on its own: what it reads, what it writes, and the keys it owns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.runtime import Runtime
+
+from graph.context import Context, Deps
+from graph.evidence import empty_evidence
+from graph.nodes.classify import classify
+from graph.nodes.critique import critique
+from graph.nodes.finalize import finalize
+from graph.nodes.inspect_cluster import inspect_cluster
+from tools.fake_apiserver import FakeApiServer, write_kubeconfig
+from tools.kinds import KINDS
+from tools.live import LiveReader
+from tools.snapshot import SnapshotReader
+
+CASES = Path(__file__).parent.parent / "evals" / "cases"
+NAMESPACED = {k.plural for k in KINDS.values() if k.namespaced}
+
+
+def runtime(reader: Any = None, **knobs: Any) -> Runtime[Context]:
+    reader = reader or SnapshotReader(CASES / "oom-search-indexer-heap-above-limit")
+    return Runtime(context=Context(deps=Deps(reader=reader), **knobs))
+
+
+@pytest.mark.parametrize(
+    ("text", "top"),
+    [
+        ("Back-off restarting failed container api in pod api-7d9f8c6b5-x2x9q", "CrashLoopBackOff"),
+        ('Failed to pull image "ghcr.io/acme/api:v9": manifest unknown', "ImagePullBackOff"),
+        ("0/4 nodes are available: 4 Insufficient memory.", "FailedScheduling"),
+        ("Error: couldn't find key DB_PASSWORD in Secret shop/db", "CreateContainerConfigError"),
+        ("Error: Error acquiring the state lock\nLock Info:\n  ID: 1234", "TerraformStateLock"),
+        ("the thing is weird today", "Unknown"),
+    ],
+)
+def test_classify_ranks_hypotheses_from_the_text(text: str, top: str) -> None:
+    out = classify({"error_message": text}, runtime())
+    assert out["hypotheses"][0]["category"] == top
+    assert set(out) >= {"error_message", "entities", "hypotheses", "evidence", "loops", "timings_ms"}
+    assert out["loops"] is None, "a new question resets the loop counter"
+
+
+def test_classify_extracts_entities_and_redacts_the_paste() -> None:
+    out = classify(
+        {
+            "error_message": "kubectl -n payments logs api-7d9f8c6b5-x2x9q  token=ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+        },
+        runtime(),
+    )
+    assert out["entities"]["namespace"] == "payments"
+    assert "api-7d9f8c6b5-x2x9q" in out["entities"]["pods"]
+    assert "ghp_" not in out["error_message"]
+
+
+def test_inspect_cluster_reads_the_namespace_not_the_cluster(tmp_path: Path) -> None:
+    case = CASES / "crashloop-orders-api-missing-env"
+    with FakeApiServer(case) as api:
+        reader = LiveReader.from_kubeconfig(str(write_kubeconfig(tmp_path / "kc", api.url)))
+        state: dict[str, Any] = classify(
+            {"error_message": "orders-api keeps restarting", "namespace": "orders"}, runtime(reader)
+        )
+        state["namespace"] = "orders"
+        out = inspect_cluster(state, runtime(reader))  # type: ignore[arg-type]
+        paths = [r.path for r in api.requests]
+    evidence = out["evidence"]
+    assert evidence["requests"] <= 10
+    assert not [
+        p for p in paths if p.rstrip("/").rsplit("/", 1)[-1] in NAMESPACED and "/namespaces/" not in p
+    ]
+    first_pod = next(k for k in evidence["focus"] if k.startswith("Pod/"))
+    assert first_pod.startswith("Pod/orders/orders-api-7f6d8c9b54-"), (
+        "the crashing pod of the new ReplicaSet leads"
+    )
+    assert any(k.endswith("#previous") for k in evidence["logs"]), "the crashed instance's log was read"
+
+
+def test_inspect_cluster_records_what_it_could_not_read(tmp_path: Path) -> None:
+    from tools.fake_apiserver import Faults
+
+    case = CASES / "crashloop-orders-api-missing-env"
+    with FakeApiServer(case, faults=Faults(forbid=frozenset({"events"}))) as api:
+        reader = LiveReader.from_kubeconfig(str(write_kubeconfig(tmp_path / "kc", api.url)))
+        state: dict[str, Any] = classify(
+            {"error_message": "orders-api crash", "namespace": "orders"}, runtime(reader)
+        )
+        state["namespace"] = "orders"
+        out = inspect_cluster(state, runtime(reader))  # type: ignore[arg-type]
+    missing = out["evidence"]["missing"]
+    assert any("Event" in m["what"] and "Forbidden" in m["reason"] for m in missing), missing
+
+
+def _critique_state(fixes: list[str], category: str = "OOMKilled") -> dict[str, Any]:
+    return {
+        "error_message": "x",
+        "evidence": empty_evidence("search"),
+        "draft": {
+            "category": category,
+            "root_cause": "r",
+            "confidence": 0.9,
+            "evidence": ["fact [source: s]"],
+            "fix_commands": fixes,
+            "affected_objects": [],
+            "gaps": [],
+        },
+        "findings": [{"category": category, "score": 0.9}],
+        "loops": 0,
+    }
+
+
+def test_critique_drops_unsafe_fix_commands() -> None:
+    out = critique(
+        _critique_state(["kubectl delete namespace search", "kubectl rollout undo deployment/api -n search"]),
+        runtime(),
+    )  # type: ignore[arg-type]
+    assert out["draft"]["fix_commands"] == ["kubectl rollout undo deployment/api -n search"]
+    assert any("unsafe" in r for r in out["verdict"]["reasons"])
+
+
+def test_critique_drops_objects_that_are_not_in_the_evidence() -> None:
+    state = _critique_state([])
+    state["draft"]["affected_objects"] = [{"kind": "Pod", "name": "ghost", "namespace": "search"}]
+    out = critique(state, runtime())  # type: ignore[arg-type]
+    assert out["draft"]["affected_objects"] == []
+
+
+def test_critique_stops_asking_after_max_loops() -> None:
+    state = _critique_state([], category="Unknown")
+    state["draft"]["evidence"] = []
+    state["findings"] = [
+        {"category": "Unknown", "score": 0.05},
+        {"category": "CrashLoopBackOff", "score": 0.04},
+    ]
+    state["loops"] = 3
+    out = critique(state, runtime(max_loops=3))  # type: ignore[arg-type]
+    assert out["verdict"]["verdict"] != "need_more_data"
+    assert out["draft"]["confidence"] <= 0.3
+
+
+def test_finalize_puts_the_diagnosed_categorys_runbook_first() -> None:
+    state = _critique_state([])
+    state["runbooks"] = [
+        {"id": "crashloopbackoff", "title": "c", "score": 0.9, "section": None},
+        {"id": "oomkilled", "title": "o", "score": 0.5, "section": "Fix"},
+    ]
+    out = finalize(state, runtime())  # type: ignore[arg-type]
+    runbooks = out["diagnosis"]["runbooks"]
+    assert runbooks[0]["id"] == "oomkilled" and runbooks[0]["score"] >= runbooks[1]["score"]
+    assert out["diagnosis"]["fingerprint"]
