@@ -10,6 +10,7 @@ whole cluster when it does not have to.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -209,14 +210,18 @@ def _named_workloads(
     names = list(entities.get("workloads") or [])
     if workload:
         names.insert(0, workload)
+    bare = []
     for item in names:
-        kind_word, _, name = item.partition("/")
+        kind_word, slash, name = item.partition("/")
+        if not slash:
+            bare.append(item)
+            continue
         kind = WORKLOAD_KINDS.get(kind_word.lower().rstrip("s"), kind_word)
         obj = view.obj(kind, name, namespace)
         if obj is not None:
             found.append(obj)
-    # Names mentioned in prose ("orders-api pods keep restarting") that match a workload.
-    for name in entities.get("names") or []:
+    # Names given without a kind, or mentioned in prose ("orders-api pods keep restarting").
+    for name in [*bare, *(entities.get("names") or [])]:
         for kind in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"):
             obj = view.obj(kind, name, namespace)
             if obj is not None and obj not in found:
@@ -285,7 +290,43 @@ def select_focus(
             for obj in view.objs(kind, namespace):
                 if _workload_degraded(obj) and key_of(obj) not in focus:
                     focus.append(key_of(obj))
+        if not focus:
+            # Nothing is failing: follow the words of the paste ("the checkout thing") to the
+            # workloads whose names contain them, so their logs and config get read.
+            for pod in mentioned_pods(view, namespace, entities)[:2]:
+                focus.append(key_of(pod))
+                focus.extend(key_of(o) for o in view.owner_chain(pod))
     return list(dict.fromkeys(focus))[:8]
+
+
+def name_tokens(name: str) -> set[str]:
+    return {t for t in re.split(r"[-.]", name) if len(t) >= 3 and not t.isdigit()}
+
+
+def mentioned_pods(view: EvidenceView, namespace: str | None, entities: Entities) -> list[K8sObject]:
+    """Pods whose workload name shares a word with the paste, one per workload.
+
+    Best first: more shared words, then the word mentioned first (users name the thing they
+    are looking at before the things it talks to).
+    """
+    order = [
+        *(entities.get("words") or []),
+        *(t for n in entities.get("names") or [] for t in sorted(name_tokens(n))),
+    ]
+    rank = {word: i for i, word in reversed(list(enumerate(order)))}
+    if not rank:
+        return []
+    best: dict[str, tuple[int, int, K8sObject]] = {}
+    for pod in view.objs("Pod", namespace):
+        workload = view.workload_of(pod)
+        label = workload[1] if workload else name_of(pod)
+        shared = name_tokens(label) & rank.keys()
+        if not shared:
+            continue
+        candidate = (len(shared), -min(rank[w] for w in shared), pod)
+        if label not in best or candidate[:2] > best[label][:2]:
+            best[label] = candidate
+    return [p for _, _, p in sorted(best.values(), key=lambda item: (-item[0], -item[1]))]
 
 
 def focus_reads(view: EvidenceView) -> list[ReadSpec]:
@@ -371,7 +412,7 @@ def workload_reads(namespace: str | None, entities: Entities, workload: str | No
         names.insert(0, workload)
     for item in names:
         kind_word, _, name = item.partition("/")
-        kind = WORKLOAD_KINDS.get(kind_word.lower().rstrip("s"))
+        kind = WORKLOAD_KINDS.get(kind_word.lower().rstrip("s")) if name else None
         if kind and kind not in ("Deployment", "ReplicaSet") and namespace:
             specs.append(
                 ReadSpec(verb="get", kind=kind, namespace=namespace, name=name, why="the named workload")

@@ -16,7 +16,7 @@ from graph.taxonomy import Category
 MAX_ERROR_MESSAGE = 16_000
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-WORKLOAD = re.compile(r"^(?P<kind>[A-Za-z]+)/(?P<name>[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$")
+WORKLOAD = re.compile(r"^(?:(?P<kind>[A-Za-z]+)(?:\.[a-z0-9.]+)?/)?(?P<name>[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$")
 
 
 class DiagnoseRequest(BaseModel):
@@ -67,9 +67,12 @@ class DiagnoseRequest(BaseModel):
     def _workload(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        if not WORKLOAD.match(value):
-            raise ValueError("workload must be kind/name, e.g. deployment/orders-api")
-        return value
+        match = WORKLOAD.match(value)
+        if not match:
+            raise ValueError("workload must be kind/name (e.g. deployment/orders-api) or a name")
+        # deployment.apps/x and Deployment/x mean deployment/x; a bare name matches any workload kind.
+        kind = match.group("kind")
+        return f"{kind.lower()}/{match.group('name')}" if kind else match.group("name")
 
 
 class RunbookRef(BaseModel):

@@ -68,7 +68,7 @@ def test_every_category_has_exactly_one_analyzer() -> None:
         ({"error_message": ""}, "error_message"),
         ({"error_message": "x" * 16_001}, "error_message"),
         ({"error_message": "boom", "namespace": "Not_A_Label"}, "namespace"),
-        ({"error_message": "boom", "workload": "orders-api"}, "workload"),
+        ({"error_message": "boom", "workload": "deployment/Orders API"}, "workload"),
     ],
 )
 def test_invalid_input_is_rejected_naming_the_field(payload: dict[str, Any], field: str) -> None:

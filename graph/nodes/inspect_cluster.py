@@ -13,12 +13,13 @@ from langgraph.runtime import Runtime
 
 from graph.analyzers import ANALYZERS
 from graph.context import Context, resolve
-from graph.evidence import Evidence, EvidenceView, empty_evidence, key_of
+from graph.evidence import Evidence, EvidenceView, empty_evidence, key_of, namespace_of
 from graph.inspection import (
     as_specs,
     execute,
     find_pod_reads,
     focus_reads,
+    mentioned_pods,
     namespace_reads,
     pod_namespace_from_reads,
     record_focus,
@@ -104,6 +105,11 @@ def _ordered(specs: list[ReadSpec], view: EvidenceView) -> list[ReadSpec]:
 
 
 def _worst_namespace(view: EvidenceView) -> str | None:
+    """With no namespace given: the namespace of the failing pods the paste points at.
+
+    Failing pods count most; a pod whose workload shares a word with the paste wins among
+    them, and when nothing fails at all, the namespace of the workload the paste names.
+    """
     names = set(view.entities.get("names") or [])
     best: tuple[float, str | None] = (0.0, None)
     for pod in view.objs("Pod"):
@@ -111,9 +117,18 @@ def _worst_namespace(view: EvidenceView) -> str | None:
         meta = pod.get("metadata") or {}
         if any(str(meta.get("name", "")).startswith(n) for n in names):
             score += 10
+        if score > 0 and meta.get("namespace") not in _SYSTEM_NAMESPACES:
+            score += 0.5
         if score > best[0]:
             best = (score, meta.get("namespace"))
+    if best[1] is None:
+        mentioned = mentioned_pods(view, None, view.entities)  # type: ignore[arg-type]
+        if mentioned:
+            return namespace_of(mentioned[0])
     return best[1]
+
+
+_SYSTEM_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease"}
 
 
 def inspect_cluster(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
