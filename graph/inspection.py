@@ -251,9 +251,19 @@ def _workload_degraded(obj: K8sObject) -> bool:
 
 
 def select_focus(
-    view: EvidenceView, namespace: str | None, pod: str | None, workload: str | None, entities: Entities
+    view: EvidenceView,
+    namespace: str | None,
+    pod: str | None,
+    workload: str | None,
+    entities: Entities,
+    *,
+    follow_words: bool = False,
 ) -> list[str]:
-    """The objects the diagnosis is about, most relevant first (at most a few pods and workloads)."""
+    """The objects the diagnosis is about, most relevant first (at most a few pods and workloads).
+
+    ``follow_words``: nothing named the namespace either, so when nothing fails the words of
+    the paste are all there is to go on.
+    """
     pods = view.objs("Pod", namespace)
     named_pods = [pod] if pod else []
     named_pods += entities.get("pods") or []
@@ -290,7 +300,7 @@ def select_focus(
             for obj in view.objs(kind, namespace):
                 if _workload_degraded(obj) and key_of(obj) not in focus:
                     focus.append(key_of(obj))
-        if not focus:
+        if not focus and follow_words:
             # Nothing is failing: follow the words of the paste ("the checkout thing") to the
             # workloads whose names contain them, so their logs and config get read.
             for pod in mentioned_pods(view, namespace, entities)[:2]:

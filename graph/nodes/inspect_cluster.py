@@ -88,7 +88,10 @@ def _first_pass(state: State, reader: ClusterReader, ctx: Context) -> Evidence:
         return evidence
 
     view = _view(state, evidence)
-    record_focus(evidence, select_focus(view, namespace, pod, state.get("workload"), entities))
+    guessed = not (state.get("namespace") or entities.get("namespace"))
+    record_focus(
+        evidence, select_focus(view, namespace, pod, state.get("workload"), entities, follow_words=guessed)
+    )
     budget -= execute(reader, focus_reads(_view(state, evidence)), evidence, max(budget, 4))
 
     view = _view(state, evidence)
