@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ref, src_event, src_log, src_obj
-from graph.analyzers.common import candidate_pods, workload_ref
+from graph.analyzers.common import candidate_pods, namespace_guessed, workload_ref
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.schemas import ReadSpec
 
@@ -202,10 +202,11 @@ class CertificateErrorAnalyzer(Analyzer):
             ]
             return [s for s in specs if not view.was_read(s.key())]
         specs = []
-        if not ns:
-            # No namespace given: the Ingress serving the host in the text says where to look.
+        if namespace_guessed(view):
+            # No namespace given: the Ingress serving the host in the text says where to look (the
+            # namespace of the worst pods need not be the one serving that host).
             specs += self._namespace_by_host(view)
-            ns = next((namespace_of(c) for c in view.objs("Certificate")), None)
+        ns = _target_namespace(view)
         if ns:
             specs.append(
                 ReadSpec(
@@ -316,7 +317,7 @@ class CertificateErrorAnalyzer(Analyzer):
 
     def _certificates(self, view: EvidenceView) -> list[K8sObject]:
         """Certificates, the ones for hosts the text names first, then those not Ready."""
-        certs = view.objs("Certificate", view.namespace)
+        certs = view.objs("Certificate", _target_namespace(view))
         hosts = {h.lower() for h in _HOST.findall(view.error_message)}
         return sorted(
             certs,
@@ -360,7 +361,7 @@ class CertificateErrorAnalyzer(Analyzer):
                 if view.error_message.strip()
                 else [],
                 [
-                    f"kubectl get certificates,certificaterequests,orders,challenges -n {view.namespace or '<ns>'}"
+                    f"kubectl get certificates,certificaterequests,orders,challenges -n {_target_namespace(view) or '<ns>'}"
                 ],
                 missing=["a cert-manager Certificate or the exact x509 error"],
             )
@@ -691,7 +692,7 @@ class CertificateErrorAnalyzer(Analyzer):
 
     def _unmanaged_secret(self, view: EvidenceView) -> Result | None:
         """The Ingress serving the host names a TLS Secret no Certificate renews."""
-        ns = view.namespace
+        ns = _target_namespace(view)
         if not ns or view.read_status(ReadSpec(verb="list", kind="Certificate", namespace=ns).key()) not in (
             "ok",
             "no_data",
@@ -896,6 +897,26 @@ class CertificateErrorAnalyzer(Analyzer):
             if host in ((cert.get("spec") or {}).get("dnsNames") or []):
                 return cert
         return None
+
+
+def _target_namespace(view: EvidenceView) -> str | None:
+    """The namespace whose certificates matter.
+
+    When the namespace was inferred (none given), the namespace of the Ingress or Certificate serving
+    a host the text names beats the namespace of the worst pods: a browser's certificate error is
+    about the host it visited.
+    """
+    if namespace_guessed(view):
+        hosts = {h.lower() for h in _HOST.findall(view.error_message)}
+        for ing in view.objs("Ingress"):
+            if not _is_solver(ing) and {h.lower() for h in _hosts(ing)} & hosts:
+                return namespace_of(ing)
+        for cert in view.objs("Certificate"):
+            if {str(n).lower() for n in (cert.get("spec") or {}).get("dnsNames") or []} & hosts:
+                return namespace_of(cert)
+    if view.namespace:
+        return view.namespace
+    return next((namespace_of(c) for c in view.objs("Certificate")), None)
 
 
 def _lines_with_x509(text: str) -> list[str]:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from graph.analyzers.base import Fact, Finding
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_states
+from graph.schemas import ReadSpec
 
 
 def workload_ref(view: EvidenceView, obj: K8sObject) -> str:
@@ -143,6 +144,16 @@ def outside_focus(view: EvidenceView, pod: K8sObject) -> bool:
         return False
     workload = view.workload_of(pod)
     return all(view.workload_of(p) != workload for p in focus)
+
+
+def namespace_guessed(view: EvidenceView) -> bool:
+    """Whether the namespace under diagnosis was inferred rather than given.
+
+    With no namespace in the request, inspection lists pods cluster-wide and picks the namespace of
+    the worst pods; an analyzer that finds a better pointer in the text (a host an Ingress serves)
+    may then look beyond it.
+    """
+    return view.namespace is None or view.was_read(ReadSpec(verb="list", kind="Pod").key())
 
 
 TEXT_ONLY_SCORE = 0.45

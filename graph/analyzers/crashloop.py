@@ -22,6 +22,7 @@ from graph.analyzers.common import (
     ready_addresses,
     workload_ref,
 )
+from graph.analyzers.locks import held_lock, lock_explanation
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_spec
 from graph.schemas import ReadSpec
@@ -133,8 +134,9 @@ class CrashLoopBackOffAnalyzer(Analyzer):
             facts.extend(extra)
         else:
             cause = f"exits with code {exit_code} ({meaning}); no log of the crashed instance could be read"
-        if cause_id == "crashloop.config-file-invalid":
-            # Rolling back the Deployment would not help: the old pods mount the same file.
+        if cause_id in ("crashloop.config-file-invalid", "crashloop.lock-held"):
+            # Rolling back the Deployment would not help: the old pods mount the same file, or wait
+            # for the same lock.
             rollout_note = ""
 
         root = f"Container {state.name} of pod {pod_name} ({target}) is in CrashLoopBackOff: {cause}."
@@ -172,6 +174,9 @@ class CrashLoopBackOffAnalyzer(Analyzer):
         state: ContainerState,
         lines: list[str],
     ) -> tuple[float, str, str, list[str], list[Fact]]:
+        lock = held_lock(text)
+        if lock is not None:
+            return lock_explanation(view, pod, text, spec, target, ns, state.name, lock)
         env_match = _MISSING_ENV.search(text)
         if env_match:
             var = next(g for g in env_match.groups() if g)

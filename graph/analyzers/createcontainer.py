@@ -154,12 +154,32 @@ class CreateContainerErrorAnalyzer(Analyzer):
                 )
             cause += f": {self._short(message)} (a directory mounted onto a file, or the reverse)."
             if mount:
-                base = str(mount.get("mountPath", "")).rstrip("/").rsplit("/", 1)[-1]
-                op = "replace" if mount.get("subPath") else "add"
-                fixes.append(
-                    patch
-                    + f'\'[{{"op":"{op}","path":"{path}/volumeMounts/{index}/subPath","value":"{base}"}}]\''
-                )
+                mount_path = str(mount.get("mountPath", "")).rstrip("/")
+                base = mount_path.rsplit("/", 1)[-1]
+                sub_path = str(mount.get("subPath") or "").rstrip("/")
+                file_name = sub_path.rsplit("/", 1)[-1]
+                if (
+                    sub_path
+                    and _is_file_of_volume(_volumes_by_name(pod), str(mount.get("name")), sub_path)
+                    and (file_name != base)
+                ):
+                    # A single file (a ConfigMap/Secret key picked by subPath) cannot be mounted onto a
+                    # directory of the image: mount it at a file path inside that directory instead.
+                    target = f"{mount_path}/{file_name}"
+                    cause = cause.removesuffix(" (a directory mounted onto a file, or the reverse).") + (
+                        f": subPath {sub_path} is a single file, but mountPath {mount_path} is a directory in "
+                        f"the image, so the file must be mounted at {target}."
+                    )
+                    fixes.append(
+                        patch
+                        + f'\'[{{"op":"replace","path":"{path}/volumeMounts/{index}/mountPath","value":"{target}"}}]\''
+                    )
+                else:
+                    op = "replace" if mount.get("subPath") else "add"
+                    fixes.append(
+                        patch
+                        + f'\'[{{"op":"{op}","path":"{path}/volumeMounts/{index}/subPath","value":"{base}"}}]\''
+                    )
         elif _PERMISSION.search(message):
             cause_id = "createcontainer.not-executable"
             exe = self._exec_target(message) or (command[:1] or ["the entrypoint"])[0]
@@ -353,3 +373,23 @@ class CreateContainerErrorAnalyzer(Analyzer):
             [],
             ["Smoke-test the built image with its real command in CI, on every target architecture."],
         )
+
+
+def _volumes_by_name(pod: K8sObject) -> dict[str, K8sObject]:
+    return {str(v.get("name")): v for v in (pod.get("spec") or {}).get("volumes") or []}
+
+
+def _is_file_of_volume(volumes: dict[str, K8sObject], volume: str, sub_path: str) -> bool:
+    """Whether ``sub_path`` names a single file of the volume.
+
+    In a ConfigMap or Secret volume every key (or ``items[].path``) is a file; elsewhere a name
+    with an extension (``default.conf``) is taken for a file.
+    """
+    source = volumes.get(volume) or {}
+    for kind in ("configMap", "secret"):
+        if kind in source:
+            items = source[kind].get("items") or []
+            if items:
+                return sub_path in {str(i.get("path")) for i in items}
+            return "/" not in sub_path
+    return bool(re.search(r"\.[A-Za-z0-9]{1,8}$", sub_path))

@@ -27,6 +27,9 @@ from graph.schemas import ReadSpec
 
 DNS_NAMESPACE = "kube-system"
 DNS_LABEL = "k8s-app=kube-dns"
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+_KUBERNETES_ZONE = re.compile(r"^\s*kubernetes\s+([\w.-]+)", re.M)
+_SVC_DOMAIN = re.compile(r"\b[a-z0-9-]+\.[a-z0-9-]+\.svc\.([a-z0-9-]+(?:\.[a-z0-9-]+)*)")
 
 _LOOKUP = re.compile(
     r"lookup (?P<name>[\w.-]+)(?: on (?P<server>[\d.:\[\]a-f]+))?: (?P<error>no such host|server misbehaving|"
@@ -101,6 +104,14 @@ class Lookup:
             return parts[0], None
         return None
 
+    @property
+    def cluster_domain(self) -> str | None:
+        """The domain after ``svc`` in a fully qualified Service name (``cluster.local``), if any."""
+        parts = self.name.rstrip(".").split(".")
+        if len(parts) >= 4 and parts[2] == "svc":
+            return ".".join(parts[3:]).lower()
+        return None
+
 
 _TLDS = {"com", "net", "org", "io", "dev", "cloud", "internal", "local", "de", "uk", "eu", "co", "ai", "app"}
 
@@ -146,6 +157,27 @@ def parse_lookups(text: str, source: str) -> list[Lookup]:
             kind = "nxdomain"
         found.append(Lookup(name, kind, _line_of(text, match.start()), source))
     return list(dict.fromkeys(found))
+
+
+def _config_map_reads(pod: K8sObject) -> list[ReadSpec]:
+    """The ConfigMaps the pod's env reads (configMapKeyRef, envFrom): a failing name may come from one."""
+    names: list[str] = []
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for env in container.get("env") or []:
+            ref = (env.get("valueFrom") or {}).get("configMapKeyRef") or {}
+            if ref.get("name"):
+                names.append(str(ref["name"]))
+        names += [
+            str(s["configMapRef"]["name"])
+            for s in container.get("envFrom") or []
+            if (s.get("configMapRef") or {}).get("name")
+        ]
+    return [
+        ReadSpec(
+            verb="get", kind="ConfigMap", namespace=namespace_of(pod), name=n, why="env values the pod reads"
+        )
+        for n in list(dict.fromkeys(names))[:2]
+    ]
 
 
 def _line_of(text: str, index: int) -> str:
@@ -246,7 +278,14 @@ class DNSFailureAnalyzer(Analyzer):
             specs += self._coredns_reads(view, upstream)
         ns = view.namespace
         for lookup, parts in names:
-            if lookup.kind == "nxdomain" and parts:
+            pod = next((p for lk, p in lookups if lk is lookup), None) or next(iter(view.focus_pods()), None)
+            if (
+                lookup.kind == "nxdomain"
+                and pod is not None
+                and not self._env_carrier(view, pod, lookup.name)
+            ):
+                specs += _config_map_reads(pod)
+            if lookup.kind == "nxdomain" and parts and self._wrong_domain(view, lookup, pod) is None:
                 specs += self._name_reads(view, parts[0], parts[1])
             elif (
                 lookup.kind == "timeout"
@@ -605,8 +644,31 @@ class DNSFailureAnalyzer(Analyzer):
         if not target_ns:
             return None
         env_fix = self._env_fix(view, pod, lookup.name)
+        carrier = self._env_carrier(view, pod, lookup.name) if pod is not None else None
+        if carrier is not None:
+            facts.append(carrier[0])
+        wrong = self._wrong_domain(view, lookup, pod)
+        if wrong is not None:
+            expected, how = wrong
+            domain = lookup.cluster_domain or ""
+            right = lookup.name.rstrip(".")[: -len(domain)] + expected
+            facts.append(Fact(f"the cluster domain is {expected}", how))
+            where = f" (set in {carrier[1]})" if carrier is not None else ""
+            return self._finding(
+                0.9,
+                "dns.wrong-cluster-domain",
+                f"The lookup of {lookup.name}{where} fails with no such host because its cluster domain "
+                f"{domain} is not the cluster's domain {expected}: the name must be {right}.",
+                facts,
+                env_fix(right),
+                [o for o in (pod,) if o is not None],
+            )
         namespace_read = view.read_status(ReadSpec(verb="get", kind="Namespace", name=svc_ns or "").key())
-        if svc_ns and svc_ns != ns and namespace_read == "no_data":
+        # Objects read in a namespace prove it exists (snapshots and RBAC may hide Namespace objects).
+        namespace_seen = bool(svc_ns) and any(
+            namespace_of(o) == svc_ns for o in view.evidence["objects"].values()
+        )
+        if svc_ns and svc_ns != ns and namespace_read == "no_data" and not namespace_seen:
             # The namespace that actually holds a Service of that name, the closest first.
             homes = sorted(
                 (s for s in view.objs("Service") if name_of(s) == svc),
@@ -691,19 +753,111 @@ class DNSFailureAnalyzer(Analyzer):
         def fixes(right: str | None) -> list[str]:
             if not right:
                 return []
-            if pod is not None:
+            carrier = self._env_carrier(view, pod, bad) if pod is not None else None
+            if pod is not None and carrier is not None:
+                _, _, kind, name, key, value = carrier
                 target = workload_ref(view, pod)
-                for container in (pod.get("spec") or {}).get("containers") or []:
-                    for env in container.get("env") or []:
-                        value = str(env.get("value") or "")
-                        if bad in value:
-                            return [
-                                f"kubectl set env {target} -n {ns} -c {container.get('name')} "
-                                f"{env.get('name')}={value.replace(bad, right)}"
-                            ]
+                new_value = value.replace(bad, right)
+                if kind == "env":
+                    return [f"kubectl set env {target} -n {ns} -c {name} {key}={new_value}"]
+                patch = json.dumps({"data": {key: new_value}}, separators=(",", ":"))
+                return [
+                    f"kubectl patch configmap {name} -n {ns} --type=merge -p '{patch}'",
+                    f"kubectl rollout restart {target} -n {ns}  # env from a ConfigMap is read at start",
+                ]
             return [f"# point the client at {right} instead of {bad} (its config or env), then roll it out"]
 
         return fixes
+
+    @staticmethod
+    def _env_carrier(
+        view: EvidenceView, pod: K8sObject, bad: str
+    ) -> tuple[Fact, str, str, str, str, str] | None:
+        """Where the pod's spec carries the failing name: a literal env value, or a ConfigMap key its env reads.
+
+        Returns (fact, words, "env"|"configmap", container-or-ConfigMap name, variable-or-key, value).
+        """
+        ns = namespace_of(pod)
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            cname = str(container.get("name"))
+            for env in container.get("env") or []:
+                value = str(env.get("value") or "")
+                if bad in value:
+                    return (
+                        Fact(
+                            f"container {cname} env {env.get('name')}={value}",
+                            src_obj(pod, f"spec.containers[{cname}].env[{env.get('name')}]"),
+                        ),
+                        f"env {env.get('name')} of container {cname}",
+                        "env",
+                        cname,
+                        str(env.get("name")),
+                        value,
+                    )
+                ref = ((env.get("valueFrom") or {}).get("configMapKeyRef")) or {}
+                cm = view.obj("ConfigMap", str(ref.get("name")), ns) if ref else None
+                value = str(((cm or {}).get("data") or {}).get(str(ref.get("key"))) or "")
+                if cm is not None and bad in value:
+                    words = f"env {env.get('name')} of container {cname}, from ConfigMap {name_of(cm)} key {ref.get('key')}"
+                    return (
+                        Fact(
+                            f"ConfigMap {name_of(cm)} {ref.get('key')}={value}",
+                            src_obj(cm, f"data.{ref.get('key')}"),
+                        ),
+                        words,
+                        "configmap",
+                        name_of(cm),
+                        str(ref.get("key")),
+                        value,
+                    )
+            for source in container.get("envFrom") or []:
+                ref = source.get("configMapRef") or {}
+                cm = view.obj("ConfigMap", str(ref.get("name")), ns) if ref else None
+                for key, value in ((cm or {}).get("data") or {}).items():
+                    if cm is not None and bad in str(value):
+                        return (
+                            Fact(f"ConfigMap {name_of(cm)} {key}={value}", src_obj(cm, f"data.{key}")),
+                            f"env {source.get('prefix') or ''}{key} of container {cname}, from ConfigMap {name_of(cm)}",
+                            "configmap",
+                            name_of(cm),
+                            str(key),
+                            str(value),
+                        )
+        return None
+
+    @staticmethod
+    def _wrong_domain(view: EvidenceView, lookup: Lookup, pod: K8sObject | None) -> tuple[str, str] | None:
+        """(cluster domain, where it was read) when the looked-up Service name ends in another domain.
+
+        The cluster's domain comes from the Corefile's ``kubernetes`` zone when read, else from the
+        other Service names the pod's env uses; without either, only a near-miss of the default
+        ``cluster.local`` (a typo) counts.
+        """
+        domain = lookup.cluster_domain
+        if not domain:
+            return None
+        corefile = str(
+            ((view.obj("ConfigMap", "coredns", DNS_NAMESPACE) or {}).get("data") or {}).get("Corefile") or ""
+        )
+        zone = _KUBERNETES_ZONE.search(corefile)
+        if zone:
+            expected, how = zone.group(1).rstrip(".").lower(), f"ConfigMap {DNS_NAMESPACE}/coredns Corefile"
+            return (expected, how) if domain != expected else None
+        siblings = []
+        for container in ((pod or {}).get("spec") or {}).get("containers") or []:
+            for env in container.get("env") or []:
+                value = str(env.get("value") or "")
+                if lookup.name not in value:
+                    siblings += [m.group(1).lower() for m in _SVC_DOMAIN.finditer(value)]
+        others = [d for d in siblings if d != domain]
+        if others and domain not in siblings:
+            return others[0], f"the other Service names in pod {name_of(pod or {})}'s env"
+        if (
+            domain != DEFAULT_CLUSTER_DOMAIN
+            and difflib.SequenceMatcher(None, domain, DEFAULT_CLUSTER_DOMAIN).ratio() >= 0.75
+        ):
+            return DEFAULT_CLUSTER_DOMAIN, "the Kubernetes default cluster domain"
+        return None
 
     # --- nobody answers although CoreDNS runs ---
 
