@@ -651,16 +651,16 @@ class DNSFailureAnalyzer(Analyzer):
         if wrong is not None:
             expected, how = wrong
             domain = lookup.cluster_domain or ""
-            right = lookup.name.rstrip(".")[: -len(domain)] + expected
+            fixed_name = lookup.name.rstrip(".")[: -len(domain)] + expected
             facts.append(Fact(f"the cluster domain is {expected}", how))
             where = f" (set in {carrier[1]})" if carrier is not None else ""
             return self._finding(
                 0.9,
                 "dns.wrong-cluster-domain",
                 f"The lookup of {lookup.name}{where} fails with no such host because its cluster domain "
-                f"{domain} is not the cluster's domain {expected}: the name must be {right}.",
+                f"{domain} is not the cluster's domain {expected}: the name must be {fixed_name}.",
                 facts,
-                env_fix(right),
+                env_fix(fixed_name),
                 [o for o in (pod,) if o is not None],
             )
         namespace_read = view.read_status(ReadSpec(verb="get", kind="Namespace", name=svc_ns or "").key())
