@@ -66,6 +66,10 @@ _ERROR_LINE = re.compile(
 )
 
 
+def looks_like_error(line: str) -> bool:
+    return bool(_ERROR_LINE.search(line))
+
+
 def error_lines(log: str, limit: int = 3) -> list[str]:
     """The last lines of a log that read like errors, oldest first, trimmed for quoting."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]

@@ -22,6 +22,7 @@ from graph.analyzers.common import (
     ready_addresses,
     workload_ref,
 )
+from graph.analyzers.credentials import credential_fixes, credential_sources, rejected_credentials
 from graph.analyzers.locks import held_lock, lock_explanation
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_spec
@@ -177,6 +178,27 @@ class CrashLoopBackOffAnalyzer(Analyzer):
         lock = held_lock(text)
         if lock is not None:
             return lock_explanation(view, pod, text, spec, target, ns, state.name, lock)
+        rejected = rejected_credentials(text)
+        if rejected is not None:
+            sources = credential_sources(pod, state.name)
+            cause = f"the application exits because the server rejects its credentials ({rejected.quote})"
+            facts = []
+            if sources:
+                names = "; ".join(f"Secret {s.secret} via {s.how}" for s in sources[:2])
+                cause += f"; it takes them from {names}"
+                facts.append(
+                    Fact(
+                        f"container {state.name} reads credentials from {names}",
+                        src_obj(pod, f"spec.containers[{state.name}]"),
+                    )
+                )
+            return (
+                0.85,
+                "crashloop.credentials-rejected",
+                cause,
+                credential_fixes(sources, ns, target, rejected.user),
+                facts,
+            )
         env_match = _MISSING_ENV.search(text)
         if env_match:
             var = next(g for g in env_match.groups() if g)

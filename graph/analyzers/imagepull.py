@@ -8,6 +8,7 @@ an image reference that does not parse.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
@@ -312,6 +313,16 @@ class ImagePullBackOffAnalyzer(Analyzer):
                 f"mode enforcing) will not guess its registry; use the fully qualified {qualified}."
             )
             fixes.append(f"{set_image}{qualified}")
+        elif sub == "unreachable" and (typo := _registry_typo(view, registry, message)) is not None:
+            right, why = typo
+            cause_id = "imagepull.registry-host-typo"
+            lookup = _NO_SUCH_HOST.search(message)
+            cause = (
+                f"The image {image} cannot be pulled for {where}: the registry host {registry} does not resolve "
+                f"({lookup.group(0) if lookup else 'no such host'}); it is a misspelling of {right} ({why})."
+            )
+            facts.append(Fact(f"registry {right} is {why}", "images of the pods and ReplicaSets read"))
+            fixes.append(f"{set_image}{right}/{repo}{'@' if tag.startswith('sha256:') else ':'}{tag}")
         elif sub == "unreachable":
             node = str((pod.get("spec") or {}).get("nodeName") or "<node>")
             cause = (
@@ -499,6 +510,57 @@ def _images_of(obj: K8sObject) -> list[str]:
     return [
         str(c.get("image") or "") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
     ]
+
+
+_NO_SUCH_HOST = re.compile(r"lookup [\w.-]+(?: on [\w.:\[\]]+)?: no such host")
+_KNOWN_REGISTRIES = (
+    "docker.io",
+    "registry-1.docker.io",
+    "ghcr.io",
+    "quay.io",
+    "gcr.io",
+    "registry.k8s.io",
+    "public.ecr.aws",
+    "mcr.microsoft.com",
+    "registry.gitlab.com",
+    "nvcr.io",
+    "docker.elastic.co",
+)
+# Hosts of cloud registries whose first labels vary (account, region, registry name).
+_KNOWN_SUFFIXES = ("amazonaws.com", "azurecr.io", "pkg.dev", "gcr.io")
+
+
+def _registry_typo(view: EvidenceView, registry: str, message: str) -> tuple[str, str] | None:
+    """(registry host, why) that ``registry`` is a misspelling of, when the host does not resolve.
+
+    Candidates are the registries other images in the cluster pull from (the previous ReplicaSet
+    of the same Deployment among them) and well-known public registries; for cloud registries
+    (``<account>.dkr.ecr.<region>.amazonaws.com``, ``<name>.azurecr.io``) the mistyped suffix is
+    corrected in place.
+    """
+    if not _NO_SUCH_HOST.search(message) or registry in _KNOWN_REGISTRIES:
+        return None
+    host = registry.split(":")[0].lower()
+    candidates: dict[str, str] = {}
+    for kind in ("Pod", "ReplicaSet", "Deployment", "StatefulSet", "DaemonSet"):
+        for obj in view.objs(kind):
+            for image in _images_of(obj):
+                other = split_image(image)[0]
+                if other != registry:
+                    candidates.setdefault(other, f"the registry {kind} {name_of(obj)} pulls {image} from")
+    for known in _KNOWN_REGISTRIES:
+        candidates.setdefault(known, "a well-known registry")
+    labels = host.split(".")
+    for suffix in _KNOWN_SUFFIXES:
+        width = suffix.count(".") + 1
+        if len(labels) > width and ".".join(labels[-width:]) != suffix:
+            candidates.setdefault(".".join([*labels[:-width], suffix]), f"the {suffix} registry domain")
+    best: tuple[float, str, str] | None = None
+    for candidate, why in candidates.items():
+        ratio = difflib.SequenceMatcher(None, host, candidate.split(":")[0]).ratio()
+        if ratio >= 0.8 and (best is None or ratio > best[0]):
+            best = (ratio, candidate, why)
+    return (best[1], best[2]) if best else None
 
 
 def _registry_words(registry: str) -> set[str]:

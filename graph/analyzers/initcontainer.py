@@ -22,6 +22,7 @@ from graph.analyzers.common import (
     similar_names,
     workload_ref,
 )
+from graph.analyzers.credentials import credential_fixes, credential_sources, rejected_credentials
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_spec, pod_spec
 from graph.schemas import ReadSpec
@@ -252,6 +253,9 @@ class InitContainerFailureAnalyzer(Analyzer):
     ) -> tuple[str, str, list[Fact], list[str]]:
         ns = namespace_of(pod)
         target = workload_ref(view, pod)
+        rejected = rejected_credentials(text)
+        if rejected is not None:
+            return self._credentials_rejected(pod, state, target, rejected.quote, rejected.user)
         host = _host_in(text)
         if host:
             return self._unknown_host(view, pod, state, spec, text, host)
@@ -286,6 +290,30 @@ class InitContainerFailureAnalyzer(Analyzer):
             )
         lines = error_lines(text, limit=1)
         return "init.failed", f"its log ends with: {lines[-1] if lines else '(empty)'}", [], []
+
+    @staticmethod
+    def _credentials_rejected(
+        pod: K8sObject, state: ContainerState, target: str, quote: str, user: str | None
+    ) -> tuple[str, str, list[Fact], list[str]]:
+        """The dependency was reached and refused the credentials: point at the Secret they come from."""
+        sources = credential_sources(pod, state.name)
+        detail = f"the server rejects its credentials ({quote})"
+        facts = []
+        if sources:
+            names = "; ".join(f"Secret {s.secret} via {s.how}" for s in sources[:2])
+            detail += f"; it takes them from {names}, which no longer matches what the server expects"
+            facts.append(
+                Fact(
+                    f"init container {state.name} reads credentials from {names}",
+                    src_obj(pod, f"spec.initContainers[{state.name}]"),
+                )
+            )
+        return (
+            "init.credentials-rejected",
+            detail,
+            facts,
+            credential_fixes(sources, namespace_of(pod), target, user),
+        )
 
     def _unreachable(
         self, view: EvidenceView, pod: K8sObject, connect: re.Match[str]

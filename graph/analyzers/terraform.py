@@ -24,6 +24,14 @@ _LOCK_ERROR = re.compile(
 )
 # Lines of the Lock Info block, with or without the "│ " frame Terraform draws around errors.
 _FIELD = re.compile(r"^[\s│|]*(ID|Path|Operation|Who|Version|Created|Info):[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+# What CI systems and terminals put before each line of Terraform's output: timestamps (GitHub
+# Actions raw logs, GitLab, Jenkins timestamper), workflow commands (##[error]), colour codes and
+# the box Terraform draws around diagnostics.
+_LINE_PREFIX = re.compile(
+    r"^(?:\x1b\[[0-9;]*[A-Za-z]|[ \t]*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?[ \t]?"
+    r"|[ \t]*\[\d{2}:\d{2}:\d{2}(?:\.\d+)?\][ \t]?|[ \t]*##\[\w+\][ \t]?|[ \t]*[│╷╵|][ \t]?)+",
+    re.MULTILINE,
+)
 _INLINE_ID = re.compile(r"\(lock ID: \"([^\"]+)\"\)")
 _MESSAGE = re.compile(r"Error message:[ \t]*(\S[^\n]*)")
 _CHDIR = re.compile(r"\bterraform\s+(-chdir=\S+)")
@@ -79,8 +87,14 @@ _BACKENDS: tuple[tuple[re.Pattern[str], Backend], ...] = tuple(
 )
 
 
+def strip_line_prefixes(text: str) -> str:
+    """Terraform's output without the timestamps, CI markers and frame characters before each line."""
+    return _LINE_PREFIX.sub("", text)
+
+
 def parse_lock_info(text: str) -> LockInfo | None:
     """The Lock Info block of a Terraform locking error, or None when the text has none."""
+    text = strip_line_prefixes(text)
     fields: dict[str, str] = {}
     for match in _FIELD.finditer(text):
         fields.setdefault(match.group(1), match.group(2).strip())
@@ -138,7 +152,7 @@ class TerraformStateLockAnalyzer(Analyzer):
     category = "TerraformStateLock"
 
     def analyze(self, view: EvidenceView) -> Finding | None:
-        text = view.error_message
+        text = strip_line_prefixes(view.error_message)
         lock = parse_lock_info(text)
         if not _LOCK_ERROR.search(text) and not (lock and re.search(r"lock", text, re.IGNORECASE)):
             return None
