@@ -302,6 +302,63 @@ def _pss_patch(items: list[str]) -> dict[str, object] | None:
     return {"spec": {"template": {"spec": spec}}}
 
 
+_NAMED = re.compile(r"\b(volumes?|containers?) ((?:\\?\"[^\"\\]+\\?\"(?:, | and )?)+)")
+
+
+def _pod_template(view: EvidenceView, target: K8sObject | None) -> K8sObject | None:
+    """The pod template of the controller that tried to create the denied pod."""
+    if target is None:
+        return None
+    template = (target.get("spec") or {}).get("template")
+    if target.get("kind") == "CronJob":
+        template = ((target.get("spec") or {}).get("jobTemplate") or {}).get("spec", {}).get("template")
+    return template if isinstance(template, dict) else None
+
+
+def _template_labels(template: K8sObject | None) -> dict[str, str]:
+    return dict(((template or {}).get("metadata") or {}).get("labels") or {})
+
+
+def _not_in_template(items: list[str], template: K8sObject) -> list[tuple[str, str]]:
+    """Volumes and containers a Pod Security violation names that the pod template does not have."""
+    spec = template.get("spec") or {}
+    volumes = {str(v.get("name")) for v in spec.get("volumes") or []}
+    containers = {
+        str(c.get("name"))
+        for field in ("containers", "initContainers", "ephemeralContainers")
+        for c in spec.get(field) or []
+    }
+    missing: list[tuple[str, str]] = []
+    for item in items:
+        for match in _NAMED.finditer(item):
+            kind = "volume" if match.group(1).startswith("volume") else "container"
+            known = volumes if kind == "volume" else containers
+            for name in re.findall(r"\"([^\"\\]+)\\?\"", match.group(2)):
+                if name not in known and (kind, name) not in missing:
+                    missing.append((kind, name))
+    return missing
+
+
+def _mutating_hooks_selecting(
+    view: EvidenceView, template: K8sObject
+) -> list[tuple[K8sObject, dict[str, object], str]]:
+    """(configuration, webhook, label) of mutating webhooks on pod CREATE whose objectSelector picks the
+    template by one of its labels (the label the pods opt in with)."""
+    labels = _template_labels(template)
+    found = []
+    for config in view.objs("MutatingWebhookConfiguration"):
+        for hook in config.get("webhooks") or []:
+            rules = hook.get("rules") or []
+            on_pods = any(
+                "pods" in (r.get("resources") or []) or "*" in (r.get("resources") or []) for r in rules
+            )
+            selector = (hook.get("objectSelector") or {}).get("matchLabels") or {}
+            chosen = [k for k, v in selector.items() if labels.get(k) == v]
+            if on_pods and chosen and len(chosen) == len(selector):
+                found.append((config, hook, chosen[0]))
+    return found
+
+
 class AdmissionDeniedAnalyzer(Analyzer):
     category = "AdmissionDenied"
 
@@ -326,7 +383,7 @@ class AdmissionDeniedAnalyzer(Analyzer):
 
     def plan(self, view: EvidenceView) -> list[ReadSpec]:
         specs: list[ReadSpec] = []
-        for denial, _, _ in self._found(view)[:3]:
+        for denial, _, origin in self._found(view)[:3]:
             if denial.controller == "gatekeeper":
                 template = self._template_for(view, denial)
                 if template is None:
@@ -359,6 +416,16 @@ class AdmissionDeniedAnalyzer(Analyzer):
                         why="the namespace's Pod Security labels",
                     )
                 )
+                template = _pod_template(view, self._target(view, denial, origin))
+                if template is not None and _not_in_template(denial.items, template):
+                    # The denied spec has a volume or container the template lacks: a mutating webhook added it.
+                    specs.append(
+                        ReadSpec(
+                            verb="list",
+                            kind="MutatingWebhookConfiguration",
+                            why="the mutating webhook that injects what Pod Security denies",
+                        )
+                    )
         return [s for s in {s.key(): s for s in specs}.values() if not view.was_read(s.key())]
 
     @staticmethod
@@ -453,6 +520,53 @@ class AdmissionDeniedAnalyzer(Analyzer):
             )
             patch = _pss_patch(denial.items)
             workload = self._workload_ref(view, target, origin)
+            template = _pod_template(view, target)
+            injected = _not_in_template(denial.items, template) if template is not None else []
+            hooks = _mutating_hooks_selecting(view, template) if injected and template is not None else []
+            if injected:
+                added = ", ".join(f'{kind} "{name}"' for kind, name in injected)
+                facts.append(
+                    Fact(
+                        f"the pod template of {workload or 'the workload'} has no {added}: it was added at admission",
+                        src_obj(target, "spec.template") if target is not None else "pod template",
+                    )
+                )
+                cause += f". The pod template has no {added}: it is injected at admission"
+                if hooks:
+                    config, hook, label = hooks[0]
+                    facts.append(
+                        Fact(
+                            f"MutatingWebhookConfiguration {name_of(config)} webhook {hook.get('name')} selects pods "
+                            f"labelled {label}={(_template_labels(template) or {}).get(label)}",
+                            src_obj(config, "webhooks[].objectSelector"),
+                        )
+                    )
+                    cause += (
+                        f" by mutating webhook {hook.get('name')} (MutatingWebhookConfiguration {name_of(config)}), "
+                        f"which the pods opt into with label {label}"
+                    )
+                    kind_word, _, workload_name = (workload or "").partition("/")
+                    owner = next(
+                        (o for o in view.objs(kind_word.capitalize(), ns) if name_of(o) == workload_name),
+                        None,
+                    ) or next((o for o in view.objs("Deployment", ns) if name_of(o) == workload_name), None)
+                    selector = (((owner or {}).get("spec") or {}).get("selector") or {}).get(
+                        "matchLabels"
+                    ) or {}
+                    if workload and label in selector:
+                        # The label also selects the pods: it cannot be dropped from the template alone.
+                        fixes.append(
+                            f"# configure webhook {hook.get('name')} not to inject {added} into {workload} "
+                            f"(its pods carry the selector label {label})"
+                        )
+                    elif workload:
+                        pointer = label.replace("~", "~0").replace("/", "~1")
+                        fixes.append(
+                            f"kubectl patch {workload} -n {ns} --type=json -p "
+                            f'\'[{{"op":"remove","path":"/spec/template/metadata/labels/{pointer}"}}]\''
+                            f"  # stop opting the pods into webhook {hook.get('name')}; or configure it not to inject {added}"
+                        )
+                    patch = None  # the template itself is compliant: the webhook's addition is what fails
             if patch and workload:
                 fixes.append(f"kubectl patch {workload} -n {ns} --type=strategic -p '{json.dumps(patch)}'")
             elif patch:

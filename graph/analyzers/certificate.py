@@ -34,6 +34,10 @@ _WEBHOOK = re.compile(r"failed calling webhook \\?\"(?P<webhook>[^\"\\]+)\\?\"")
 _BROWSER = re.compile(r"https://|err_cert|net::|\bbrowser|\bhost\b|ingress", re.IGNORECASE)
 _PULL = re.compile(r"pull|manifest|registry|v2/", re.IGNORECASE)
 _SECRET_NOT_FOUND = re.compile(r"secrets? \\?\"(?P<name>[a-z0-9][-a-z0-9.]*)\\?\" not found")
+_NAME_MISMATCH = re.compile(
+    r"certificate is valid for (?P<valid>[^\n\"]+?), not (?P<want>[\w*.-]+[\w])"
+    r"|certificate is not valid for any names, but wanted to match (?P<want2>[\w*.-]+[\w])"
+)
 _INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 
@@ -218,7 +222,9 @@ class CertificateErrorAnalyzer(Analyzer):
             )
             http01 = any(_is_http01(c) for c in view.objs("Challenge", ns))
             all_ingresses = view.was_read(ReadSpec(verb="list", kind="Ingress").key())
-            if (self._ingress_matters(view, ns) or http01) and not all_ingresses:
+            # A name the certificate does not cover: the Ingress serving that name says which Secret is served.
+            mismatch = any(_NAME_MISMATCH.search(line) for line, _ in self._x509_lines(view))
+            if (self._ingress_matters(view, ns) or http01 or mismatch) and not all_ingresses:
                 specs.append(
                     ReadSpec(
                         verb="list",
@@ -821,6 +827,11 @@ class CertificateErrorAnalyzer(Analyzer):
                 fixes,
                 [o for o in (pod, cert) if o is not None],
             )
+        mismatch = _NAME_MISMATCH.search(line)
+        if mismatch:
+            found = self._name_mismatch(view, mismatch, facts)
+            if found is not None:
+                return found
         if "valid for" in what:
             return Result(
                 0.85,
@@ -835,6 +846,81 @@ class CertificateErrorAnalyzer(Analyzer):
             )
         return Result(
             0.7, "certificate.x509", f"TLS verification fails for {subject}{via}: x509: {what}.", facts, []
+        )
+
+    def _name_mismatch(self, view: EvidenceView, mismatch: re.Match[str], facts: list[Fact]) -> Result | None:
+        """The certificate served does not cover the name asked for: find the Certificate behind it."""
+        wanted = str(mismatch.group("want") or mismatch.group("want2")).rstrip(".").lower()
+        valid = {v.strip().lower() for v in re.split(r",\s*", mismatch.group("valid") or "") if v.strip()}
+        ns = _target_namespace(view)
+        serving = [
+            i
+            for i in view.objs("Ingress", ns)
+            if not _is_solver(i) and wanted in {h.lower() for h in _hosts(i)}
+        ]
+        secrets = {
+            str(tls.get("secretName"))
+            for ing in serving
+            for tls in (ing.get("spec") or {}).get("tls") or []
+            if tls.get("secretName") and (wanted in tls.get("hosts", []) or not tls.get("hosts"))
+        }
+        certs = [
+            c
+            for c in view.objs("Certificate", ns)
+            if str((c.get("spec") or {}).get("secretName")) in secrets
+            or (valid and valid <= {str(n).lower() for n in (c.get("spec") or {}).get("dnsNames") or []})
+        ]
+        if not certs:
+            return None
+        cert = certs[0]
+        cert_ns, name = namespace_of(cert), name_of(cert)
+        spec = cert.get("spec") or {}
+        dns_names = [str(n) for n in spec.get("dnsNames") or []]
+        secret = str(spec.get("secretName", name))
+        for ing in serving[:1]:
+            facts.append(
+                Fact(
+                    f"Ingress {name_of(ing)} serves {wanted} with TLS Secret {secret if secret in secrets else ', '.join(sorted(secrets))}",
+                    src_obj(ing, "spec.tls"),
+                )
+            )
+        facts.append(
+            Fact(
+                f"Certificate {name} (Secret {secret}) dnsNames {', '.join(dns_names)}: {wanted} is not among them",
+                src_obj(cert, "spec.dnsNames"),
+            )
+        )
+        owner = next(
+            (
+                r
+                for r in (cert.get("metadata") or {}).get("ownerReferences") or []
+                if r.get("kind") == "Ingress"
+            ),
+            None,
+        )
+        renew = f"cmctl renew {name} -n {cert_ns}  # issue a certificate with the new name now"
+        if owner is not None:
+            # cert-manager's ingress-shim derives dnsNames from the Ingress's tls hosts.
+            fixes = [
+                f"kubectl edit ingress {owner.get('name')} -n {cert_ns}  # add {wanted} to spec.tls[].hosts of "
+                f"Secret {secret}; cert-manager then adds it to the Certificate's dnsNames",
+                renew,
+            ]
+        else:
+            patch = json.dumps(
+                [{"op": "add", "path": "/spec/dnsNames/-", "value": wanted}], separators=(",", ":")
+            )
+            fixes = [f"kubectl patch certificate {name} -n {cert_ns} --type=json -p '{patch}'", renew]
+        where = f" (served by Ingress {name_of(serving[0])})" if serving else ""
+        return Result(
+            0.9,
+            "certificate.name-mismatch",
+            f"The certificate in Secret {secret}{where} does not cover {wanted}: Certificate {name} in {cert_ns} "
+            f"lists dnsNames {', '.join(dns_names)}, so clients calling {wanted} fail TLS verification "
+            f"(x509: {mismatch.group(0)}).",
+            facts,
+            fixes,
+            [cert, *serving[:1]],
         )
 
     def _webhook(self, view: EvidenceView, webhook: str, what: str, facts: list[Fact]) -> Result:

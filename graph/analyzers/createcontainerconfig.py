@@ -111,6 +111,16 @@ class CreateContainerConfigErrorAnalyzer(Analyzer):
                             why=f"{kind}s with a similar name (the reference may be misspelled)",
                         )
                     )
+                    # One narrow list by name: the object may exist in another namespace, which a pod
+                    # cannot reference (secretKeyRef/configMapKeyRef have no namespace field).
+                    specs.append(
+                        ReadSpec(
+                            verb="list",
+                            kind=kind,
+                            field_selector=f"metadata.name={name}",
+                            why=f"whether a {kind} of that name exists in another namespace",
+                        )
+                    )
         return [s for s in specs if not view.was_read(s.key())]
 
     @staticmethod
@@ -380,6 +390,31 @@ class CreateContainerConfigErrorAnalyzer(Analyzer):
             )
             if ops:
                 fixes.append(f"kubectl patch {kind_word} {name}{ns_flag(ns)} --type=json -p '[{ops}]'")
+        elsewhere = sorted(
+            {
+                namespace_of(o) or ""
+                for o in view.objs(kind)
+                if name_of(o) == obj_name and namespace_of(o) != ns
+            }
+        )
+        if elsewhere and not similar:
+            other = elsewhere[0]
+            cause += (
+                f"; a {kind} of that name exists in namespace {other}, but a pod can only read {kind}s of its own "
+                f"namespace ({'secretKeyRef' if kind == 'Secret' else 'configMapKeyRef'} has no namespace field)"
+            )
+            facts.append(
+                Fact(
+                    f"{kind} {obj_name} exists in namespace {', '.join(elsewhere)}",
+                    f"list {kind} {obj_name} -A",
+                )
+            )
+            resource = "secret" if kind == "Secret" else "configmap"
+            fixes.append(
+                f"kubectl get {resource} {obj_name} -n {other} -o json | jq 'del(.metadata.namespace,.metadata.uid,"
+                ".metadata.resourceVersion,.metadata.creationTimestamp,.metadata.ownerReferences,.metadata.managedFields)'"
+                f" | kubectl apply -n {ns} -f -  # a copy in {ns}; better: sync it (ExternalSecret, reflector) so rotations follow"
+            )
         cause += "."
         keys = list(dict.fromkeys(r.key for r in refs if r.key))
         literals = " ".join(f"--from-literal={k}=<value>" for k in keys) or "--from-env-file=<file>"

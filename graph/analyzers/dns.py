@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ref, src_log, src_obj
-from graph.analyzers.common import candidate_pods, workload_ref
+from graph.analyzers.common import candidate_pods, in_pod_template, workload_ref
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import container_states, label_selector_matches
 from graph.schemas import ReadSpec
@@ -159,6 +159,14 @@ def parse_lookups(text: str, source: str) -> list[Lookup]:
     return list(dict.fromkeys(found))
 
 
+def _ndots(pod: K8sObject) -> int:
+    """The pod's resolver ndots option (Kubernetes writes 5 into resolv.conf unless dnsConfig overrides it)."""
+    for option in ((pod.get("spec") or {}).get("dnsConfig") or {}).get("options") or []:
+        if option.get("name") == "ndots" and str(option.get("value", "")).isdigit():
+            return int(option["value"])
+    return 5
+
+
 def _config_map_reads(pod: K8sObject) -> list[ReadSpec]:
     """The ConfigMaps the pod's env reads (configMapKeyRef, envFrom): a failing name may come from one."""
     names: list[str] = []
@@ -292,6 +300,7 @@ class DNSFailureAnalyzer(Analyzer):
                 and ns
                 and self._dns_pods(view)
                 and all(self._pod_ok(p) for p in self._dns_pods(view))
+                and not self._upstream_explains(view, parts)
             ):
                 specs.append(
                     ReadSpec(
@@ -299,6 +308,19 @@ class DNSFailureAnalyzer(Analyzer):
                     )
                 )
         return [s for s in {s.key(): s for s in specs}.values() if not view.was_read(s.key())]
+
+    def _upstream_explains(self, view: EvidenceView, parts: tuple[str, str | None] | None) -> bool:
+        """For a name outside the cluster, CoreDNS's log comes first: its upstream errors (or a log not read
+        yet) make an egress NetworkPolicy of the client the less likely cause, and not worth a read now."""
+        if parts is not None:
+            return False
+        dns_pods = {name_of(p) for p in self._dns_pods(view)}
+        tried = any(
+            key.startswith("logs|Pod|" + DNS_NAMESPACE + "|") and key.split("|")[3] in dns_pods
+            for key in view.evidence["reads"]
+        )
+        logs = [text for p in self._dns_pods(view) for text in view.pod_logs(p).values()]
+        return not tried or any(_UPSTREAM_ERROR.search(text) for text in logs)
 
     def _coredns_reads(self, view: EvidenceView, upstream: bool = False) -> list[ReadSpec]:
         specs = [
@@ -582,6 +604,15 @@ class DNSFailureAnalyzer(Analyzer):
                 container, _, previous = key.partition("#")
                 last = errors[-1]
                 upstreams = sorted({m.group("upstream") for m in errors})
+                expansion = self._search_expansion(view, errors)
+                if expansion is not None:
+                    facts.append(
+                        Fact(
+                            last.group(0)[:300],
+                            src_log(DNS_NAMESPACE, name_of(pod), container, bool(previous)),
+                        )
+                    )
+                    return self._expansion_finding(view, *expansion, last, facts)
                 facts.append(
                     Fact(last.group(0)[:300], src_log(DNS_NAMESPACE, name_of(pod), container, bool(previous)))
                 )
@@ -610,6 +641,71 @@ class DNSFailureAnalyzer(Analyzer):
                     [pod],
                 )
         return None
+
+    def _search_expansion(
+        self, view: EvidenceView, errors: list[re.Match[str]]
+    ) -> tuple[Lookup, K8sObject, str] | None:
+        """(lookup, pod, expanded name) when upstream failures are for a search-path expansion of a name a
+        pod looks up (``name.<search domain>``).
+
+        With the default ``ndots:5`` a name with fewer dots is first tried with every search domain; when
+        the upstream does not answer for one of those (typically the node's domain), the client's timeout
+        runs out before the real name is asked.
+        """
+        for lookup, pod in self._lookups(view):
+            name = lookup.name.rstrip(".")
+            if pod is None or name.count(".") >= _ndots(pod) or name.count(".") < 1:
+                continue
+            hits = [m for m in errors if m.group("name").rstrip(".").startswith(name + ".")]
+            if hits:
+                return lookup, pod, hits[-1].group("name").rstrip(".")
+        return None
+
+    def _expansion_finding(
+        self,
+        view: EvidenceView,
+        lookup: Lookup,
+        pod: K8sObject,
+        expanded: str,
+        last: re.Match[str],
+        facts: list[Fact],
+    ) -> Finding:
+        name = lookup.name.rstrip(".")
+        ndots = _ndots(pod)
+        target = workload_ref(view, pod)
+        ns = namespace_of(pod)
+        dots = min(name.count("."), 4)
+        facts.append(
+            Fact(
+                f"pod {name_of(pod)} resolves with ndots:{ndots} (a name with fewer dots is tried with each "
+                "search domain first)",
+                src_obj(pod, "spec.dnsConfig"),
+            )
+        )
+        option = json.dumps(
+            {"dnsConfig": {"options": [{"name": "ndots", "value": str(dots)}]}}, separators=(",", ":")
+        )
+        patch = in_pod_template(target.split("/", 1)[0], option)
+        suffix = expanded[len(name) + 1 :]
+        cause = (
+            f"Lookups of {name} from {target} time out: the name has {name.count('.')} dot(s), fewer than "
+            f"ndots:{ndots}, so the resolver first tries it with each search domain, and CoreDNS's upstream "
+            f"{last.group('upstream')} does not answer for the expansion {expanded} "
+            f"({last.group('error').strip()[:80]}); the client gives up before {name} itself is asked."
+        )
+        return self._finding(
+            0.88,
+            "dns.search-path-expansion",
+            cause,
+            facts,
+            [
+                f"kubectl patch {target} -n {ns} -p '{patch}'  # ndots:{dots}: {name} is asked as is first",
+                f"# or call it by its fully qualified name with a trailing dot: {name}.",
+                f"kubectl -n {DNS_NAMESPACE} logs -l {DNS_LABEL} --tail=100 | grep {suffix}"
+                "  # the upstream failing for that search domain",
+            ],
+            [pod],
+        )
 
     # --- names that do not exist ---
 
