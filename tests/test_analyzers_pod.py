@@ -440,7 +440,13 @@ def test_config_plan_gets_the_object_then_lists_similar_names_once_it_is_absent(
     first = CreateContainerConfigErrorAnalyzer().plan(view_of(objects))
     assert [(s.verb, s.kind, s.name) for s in first] == [("get", "Secret", "db")]
     second = CreateContainerConfigErrorAnalyzer().plan(view_of(objects, reads=absent("Secret", "db")))
-    assert [(s.verb, s.kind) for s in second] == [("list", "Secret")]
+    # The namespace's Secrets (a misspelled reference), and one narrow cluster-wide list by name (the Secret
+    # may live in another namespace, which a pod cannot reference).
+    assert [(s.verb, s.kind, s.namespace, s.field_selector) for s in second] == [
+        ("list", "Secret", second[0].namespace, None),
+        ("list", "Secret", None, "metadata.name=db"),
+    ]
+    assert second[0].namespace
 
 
 # --- CreateContainerError ---
