@@ -16,6 +16,7 @@ from graph.analyzers.common import error_lines, similar_names
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import container_states, pod_spec
 from graph.schemas import ReadSpec
+from tools.kinds import KINDS
 
 _EVENTS = (
     "FailedGetResourceMetric",
@@ -30,7 +31,7 @@ _EVENTS = (
 _MISSING_REQUEST = re.compile(r"missing request for (\w[\w.-]*) in container ([\w.-]+)(?: of Pod ([\w.-]+))?")
 _METRICS_API = re.compile(
     r"unable to (?:get|fetch) metrics from resource metrics API|pods\.metrics\.k8s\.io|"
-    r"no metrics returned from resource metrics API|metrics\.k8s\.io",
+    r"no metrics returned from resource metrics API|(?<!custom\.)(?<!external\.)metrics\.k8s\.io",
     re.IGNORECASE,
 )
 _CUSTOM_API = re.compile(
@@ -79,7 +80,18 @@ class HPAFailureAnalyzer(Analyzer):
                 specs.append(
                     ReadSpec(verb="get", kind=kind, namespace=ns, name=name, why="the HPA's scale target")
                 )
-        if _METRICS_API.search(text) and not _MISSING_REQUEST.search(text):
+        custom = _CUSTOM_GROUP.search(text)
+        if custom and not _MISSING_REQUEST.search(text) and "APIService" in KINDS:
+            # Which adapter (if any) registers the custom/external metrics API: one APIService by name.
+            apiservice = ReadSpec(
+                verb="get",
+                kind="APIService",
+                name=f"v1beta1.{custom.group(0).lower()}",
+                why="the metrics adapter registered for that API",
+            )
+            if not view.was_read(apiservice.key()):
+                specs.append(apiservice)
+        if not custom and _METRICS_API.search(text) and not _MISSING_REQUEST.search(text):
             server_pods = ReadSpec(
                 verb="list",
                 kind="Pod",
@@ -105,6 +117,89 @@ class HPAFailureAnalyzer(Analyzer):
                         )
                         break
         return specs
+
+    @staticmethod
+    def _custom_metrics(
+        view: EvidenceView, hpa: K8sObject, target: str, text: str
+    ) -> tuple[str, str, list[Fact], list[str]]:
+        """A Pods/Object/External metric the HPA cannot read: is an adapter registered for that API at all?"""
+        hpa_name = name_of(hpa)
+        group_match = _CUSTOM_GROUP.search(text)
+        group = group_match.group(0).lower() if group_match else "custom.metrics.k8s.io"
+        metrics = _custom_metric_names(hpa)
+        metric = next((m for m in metrics if m in text), metrics[0] if metrics else "its metric")
+        name = f"v1beta1.{group}"
+        apiservice = view.obj("APIService", name)
+        read = view.read_status(ReadSpec(verb="get", kind="APIService", name=name).key())
+        facts: list[Fact] = []
+        adapter = (
+            "prometheus-adapter (or KEDA for external metrics)"
+            if group.startswith("custom")
+            else "KEDA or another external metrics adapter"
+        )
+        install = (
+            "helm upgrade --install prometheus-adapter prometheus-community/prometheus-adapter -n monitoring "
+            "--set prometheus.url=http://<prometheus service>.<namespace>.svc"
+            f"  # a metrics adapter serving {group}; add a rule that exposes {metric}"
+        )
+        check = f"kubectl get --raw /apis/{group}/v1beta1 | head -c 2000  # the metrics the adapter serves"
+        if apiservice is None and read == "no_data":
+            facts.append(
+                Fact(f"APIService {name} does not exist: nothing serves {group}", f"get APIService {name}")
+            )
+            cause = (
+                f"HPA {hpa_name} scales {target} on metric {metric}, which it reads from {group}, but no APIService "
+                f"{name} is registered: no metrics adapter ({adapter}) is installed, so the metric is never "
+                "available and the HPA cannot scale."
+            )
+            return (
+                "hpa.custom-metrics-adapter-missing",
+                cause,
+                facts,
+                [install, f"kubectl get apiservice {name}"],
+            )
+        if apiservice is not None:
+            available, why = _available(apiservice)
+            service = (apiservice.get("spec") or {}).get("service") or {}
+            where = f"service {service.get('namespace')}/{service.get('name')}" if service else "its service"
+            facts.append(
+                Fact(
+                    f"APIService {name} (served by {where}) Available={'True' if available else 'False'} ({why})",
+                    src_obj(apiservice, "status.conditions"),
+                )
+            )
+            if not available:
+                cause = (
+                    f"HPA {hpa_name} cannot read metric {metric} for {target}: the metrics adapter behind APIService "
+                    f"{name} ({where}) is not available ({why})."
+                )
+                fixes = [f"kubectl get apiservice {name} -o yaml"]
+                if service:
+                    fixes.append(
+                        f"kubectl -n {service.get('namespace')} get endpoints {service.get('name')}"
+                        "  # the adapter pods behind it"
+                    )
+                return "hpa.custom-metrics-adapter-down", cause, facts, fixes
+            cause = (
+                f"HPA {hpa_name} cannot read metric {metric} for {target}: the adapter behind APIService {name} "
+                f"answers but does not serve that metric ({text.strip()[:200]})."
+            )
+            return (
+                "hpa.custom-metric-not-exposed",
+                cause,
+                facts,
+                [check, f"# add a rule to the adapter that exposes {metric}"],
+            )
+        cause = (
+            f"HPA {hpa_name} cannot read its custom/external metric {metric} for {target}: {text.strip()[:240]}. The "
+            f"metrics adapter ({adapter}) is missing, down or does not expose that metric."
+        )
+        return (
+            "hpa.custom-metrics-unavailable",
+            cause,
+            facts,
+            [f"kubectl get apiservice {name}", check, install],
+        )
 
     def analyze(self, view: EvidenceView) -> Finding | None:
         ns = view.namespace
@@ -210,15 +305,9 @@ class HPAFailureAnalyzer(Analyzer):
                 "kubectl top pods" + ns_flag(hpa_ns),
             ]
         elif _CUSTOM_API.search(text):
-            root_id, cause = (
-                "hpa.custom-metrics-unavailable",
-                f"HPA {hpa_name} cannot read its custom/external metric for {target}: {text.strip()[:240]}. The metrics "
-                "adapter (e.g. prometheus-adapter or KEDA) is missing, down or does not expose that metric.",
-            )
-            fixes += [
-                "kubectl get apiservice | grep -E 'custom.metrics|external.metrics'",
-                "kubectl get --raw /apis/custom.metrics.k8s.io/v1beta1 | head -c 2000",
-            ]
+            root_id, cause, more_facts, more_fixes = self._custom_metrics(view, hpa, target, text)
+            facts += more_facts
+            fixes += more_fixes
         elif (scale := _SCALE.search(text)) or (cond and cond.get("type") == "AbleToScale"):
             root_id, cause = (
                 "hpa.scale-target-missing",
@@ -262,6 +351,20 @@ class HPAFailureAnalyzer(Analyzer):
         )
 
 
+_CUSTOM_GROUP = re.compile(r"(?:custom|external)\.metrics\.k8s\.io", re.IGNORECASE)
+
+
+def _custom_metric_names(hpa: K8sObject) -> list[str]:
+    """Names of the Pods/Object/External metrics an HPA scales on."""
+    names = []
+    for metric in (hpa.get("spec") or {}).get("metrics") or []:
+        for kind in ("pods", "object", "external"):
+            name = ((metric.get(kind) or {}).get("metric") or {}).get("name")
+            if name:
+                names.append(str(name))
+    return names
+
+
 def _renamed(name: str, candidates: list[str]) -> list[str]:
     """Workloads that may be ``name`` after a rename: a close spelling, or the same first word."""
     close = similar_names(name, candidates)
@@ -271,6 +374,15 @@ def _renamed(name: str, candidates: list[str]) -> list[str]:
         key=lambda c: -difflib.SequenceMatcher(None, name, c).ratio(),
     )
     return close + same_stem
+
+
+def _available(apiservice: K8sObject) -> tuple[bool, str]:
+    for cond in (apiservice.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Available":
+            return cond.get("status") == "True", f"{cond.get('reason', '')}: {cond.get('message', '')}".strip(
+                ": "
+            )
+    return False, "no Available condition"
 
 
 def _metrics_server_pods(view: EvidenceView) -> list[K8sObject]:

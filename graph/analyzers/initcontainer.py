@@ -23,6 +23,7 @@ from graph.analyzers.common import (
     workload_ref,
 )
 from graph.analyzers.credentials import credential_fixes, credential_sources, rejected_credentials
+from graph.analyzers.oomkilled import memory_remedy
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
 from graph.k8s import ContainerState, container_spec, pod_spec
 from graph.schemas import ReadSpec
@@ -193,7 +194,43 @@ class InitContainerFailureAnalyzer(Analyzer):
         missing: list[str] = []
         cause_id, detail = "init.failed", ""
         score = 0.95
-        if logged:
+        if reason == "OOMKilled":
+            # Killed by the kernel at its memory limit: the log only shows what it was doing then.
+            limit = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
+            clause, new_limit, heap_flag, heap_source = memory_remedy(spec, limit)
+            cause_id = "init.oomkilled"
+            detail = (
+                f"it is OOMKilled, killed for exceeding its memory limit of {limit}: {clause}"
+                if limit
+                else "it is OOMKilled (no memory limit is set: the node ran out of memory)"
+            )
+            if limit:
+                facts.append(
+                    Fact(
+                        f"memory limit of init container {state.name} is {limit}",
+                        src_obj(pod, f"spec.initContainers[{state.name}].resources.limits.memory"),
+                    )
+                )
+            if heap_flag:
+                facts.append(
+                    Fact(f"the process is configured with {heap_flag}", f"{heap_source} of {state.name}")
+                )
+            if logged:
+                text, previous = logged
+                lines = [line for line in text.splitlines() if line.strip()]
+                if lines:
+                    detail += f"; it was killed while: {lines[-1].strip()[:200]}"
+                    facts.append(
+                        Fact(
+                            f"log: {lines[-1].strip()[:300]}",
+                            src_log(ns or "", pod_name, state.name, previous),
+                        )
+                    )
+            fixes.append(
+                f"kubectl set resources {target}{ns_flag(ns)} -c {state.name} --limits=memory={new_limit} "
+                f"--requests=memory={new_limit}"
+            )
+        elif logged:
             text, previous = logged
             source = src_log(ns or "", pod_name, state.name, previous)
             for line in error_lines(text, limit=4):

@@ -19,6 +19,34 @@ def _heap_bytes(flag: str) -> int:
     return int(flag[:-1]) * _UNITS[unit] if unit in _UNITS else int(flag)
 
 
+def memory_remedy(spec: dict[str, object], limit: str | None) -> tuple[str, str, str | None, str]:
+    """(cause clause, suggested limit, heap flag, where the flag is set) for a container killed at ``limit``.
+
+    A runtime that sizes its heap from a flag (-Xmx, --max-old-space-size) at or above the limit is
+    guaranteed to be killed; below it, off-heap memory pushes it over.
+    """
+    heap_flag, heap_source = OOMKilledAnalyzer._heap_flag(spec)
+    limit_bytes = parse_quantity(limit)
+    new_limit = format_bytes(limit_bytes * 2) if limit_bytes else "1Gi"
+    if heap_flag and limit_bytes:
+        heap = _heap_bytes(heap_flag.split("=")[-1].removeprefix("-Xmx"))
+        if heap >= limit_bytes:
+            new_limit = format_bytes(max(limit_bytes * 2, Decimal(heap * 3 // 2)))
+            return (
+                f"the heap is configured with {heap_flag}, which is larger than the {limit} limit",
+                new_limit,
+                heap_flag,
+                heap_source,
+            )
+        return (
+            f"the heap ({heap_flag}) fits, so off-heap memory (threads, buffers, metaspace) pushes it over",
+            new_limit,
+            heap_flag,
+            heap_source,
+        )
+    return "its working set grows past the limit", new_limit, None, ""
+
+
 class OOMKilledAnalyzer(Analyzer):
     category = "OOMKilled"
 

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_log, src_obj
 from graph.analyzers.common import (
     candidate_pods,
+    container_json_path,
     error_lines,
     in_pod_template,
     outside_focus,
     pasted_line,
+    serving_replicaset,
     text_only_finding,
     workload_ref,
 )
@@ -35,6 +37,32 @@ _STATUS = re.compile(r"statuscode: (\d{3})")
 _TIMEOUT = re.compile(
     r"context deadline exceeded|Client\.Timeout exceeded|timeout:|timed out|i/o timeout", re.I
 )
+# The runtime cannot start an exec probe's command: it is not in the image (distroless, slimmed images).
+_EXEC_MISSING = re.compile(
+    r"exec: \\?\"(?P<cmd>[^\"\\]+)\\?\": (?P<why>(?:stat [^:]+: )?no such file or directory|"
+    r"executable file not found in \$PATH)"
+)
+_ADDR_PORT = re.compile(r"(?:-addr|--addr|-port|--port)[= ]\S*?:?(\d{2,5})\b")
+
+
+def _native_probe(probe: K8sObject, command: str, ports: list[int]) -> dict[str, object] | None:
+    """A kubelet-native probe (grpc or tcpSocket) to replace an exec probe whose command is missing.
+
+    ``grpc_health_probe -addr=:PORT`` maps to the kubelet's own gRPC health check; other commands to a
+    TCP check of the port they name or the container's only port. Timing fields are kept.
+    """
+    args = " ".join(map(str, (probe.get("exec") or {}).get("command") or []))
+    named = _ADDR_PORT.search(args)
+    port = int(named.group(1)) if named else (ports[0] if len(ports) == 1 else None)
+    if port is None:
+        return None
+    handler: dict[str, object] = (
+        {"grpc": {"port": port}} if "grpc_health_probe" in command else {"tcpSocket": {"port": port}}
+    )
+    timing = {k: v for k, v in probe.items() if k not in ("exec", "httpGet", "tcpSocket", "grpc")}
+    return {**handler, **timing}
+
+
 _GRPC_PORT = re.compile(r"failed to connect service \"[^\"]*:(\d+)\"")
 _CLOCK = re.compile(r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?")
 _LISTEN_PORT = re.compile(r"(?::|\bport[\"'=:\s]+)(\d{2,5})\b", re.I)
@@ -337,6 +365,38 @@ class ProbeFailureAnalyzer(Analyzer):
             )
             if probe_type == "liveness":
                 fixes.append(self._startup_patch(patch_prefix, state.name, probe, kind, spec))
+        elif kind == "exec" and (missing := _EXEC_MISSING.search(str(latest.get("message") or ""))):
+            cause_id = "probe.exec-command-missing"
+            command = " ".join(map(str, (probe.get("exec") or {}).get("command") or []))
+            image = str(spec.get("image") or state.image or "")
+            facts.append(Fact(missing.group(0), src_event(latest)))
+            cause = (
+                f"{where} runs `{command}`, but {missing.group('cmd')} does not exist in image {image} "
+                f"({missing.group('why')}): every probe errors, {effect}."
+            )
+            previous = serving_replicaset(view, pod, state.name, image)
+            if previous:
+                cause = (
+                    cause[:-1]
+                    + f"; the previous image {previous[1]} (ReplicaSet {name_of(previous[0])}) had it."
+                )
+                facts.append(
+                    Fact(
+                        f"the previous ReplicaSet {name_of(previous[0])} runs {previous[1]} with ready pods",
+                        src_obj(previous[0], "spec.template"),
+                    )
+                )
+            replacement = _native_probe(probe, missing.group("cmd"), container_ports)
+            if replacement is not None:
+                path = f"{container_json_path(view, pod, state.name)}/{_PROBE_FIELD[probe_type]}"
+                body = json.dumps(
+                    [{"op": "replace", "path": path, "value": replacement}], separators=(",", ":")
+                )
+                fixes.append(
+                    f"kubectl patch {patch_prefix[0]} {patch_prefix[1]}{ns_flag(ns)} --type=json -p '{body}'"
+                    "  # a probe the kubelet runs itself, needing nothing in the image"
+                )
+            fixes.append(f"# or add {missing.group('cmd')} back to the image")
         elif kind == "exec":
             cause_id = "probe.exec-failing"
             command = " ".join(map(str, (probe.get("exec") or {}).get("command") or []))

@@ -8,6 +8,7 @@ knows the cluster was looked at, and gives the commands that look further at tho
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ref, src_log, src_obj
@@ -48,6 +49,18 @@ def _focus_workloads(view: EvidenceView) -> list[_Checked]:
         if key not in found:
             top = view.obj(workload[0], workload[1], namespace_of(obj))
             found[key] = _Checked(workload[0], workload[1], namespace_of(obj), [], top)
+    if not found and view.namespace:
+        # Nothing in focus: the namespace's workloads, those sharing a word with the paste first.
+        words = {str(w).lower() for w in view.entities.get("words") or []} | {
+            str(n).lower() for n in view.entities.get("names") or []
+        }
+        workloads = [o for kind in _WORKLOAD_KINDS[:3] for o in view.objs(kind, view.namespace)]
+        workloads.sort(
+            key=lambda o: not (set(re.split(r"[-._]", name_of(o).lower())) & words or name_of(o) in words)
+        )
+        for obj in workloads[:3]:
+            key = (str(obj.get("kind")), name_of(obj), namespace_of(obj))
+            found[key] = _Checked(key[0], key[1], key[2], [], obj)
     for checked in found.values():
         for pod in view.objs("Pod", checked.namespace):
             owner = view.workload_of(pod) or ("Pod", name_of(pod))
