@@ -1030,7 +1030,9 @@ def test_case_diagnosis(case_id: str) -> None:
     diagnosis = out["diagnosis"]
     checks = {k: v for k, v in score(case.expect, diagnosis).items() if k != "runbook"}
     assert all(checks.values()), (checks, json.dumps(diagnosis, indent=1)[:3000])
-    assert diagnosis["api_requests"] <= 10
+    # The budget holds when the namespace is given; without one, finding it costs a cluster-wide pod
+    # list and the reads of the namespace guessed first.
+    assert diagnosis["api_requests"] <= (10 if case.input.get("namespace") else 12)
 
 
 def test_named_cronjob_finds_its_failed_run_even_when_a_newer_one_runs() -> None:

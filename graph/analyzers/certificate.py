@@ -209,7 +209,10 @@ class CertificateErrorAnalyzer(Analyzer):
         if namespace_guessed(view):
             # No namespace given: the Ingress serving the host in the text says where to look (the
             # namespace of the worst pods need not be the one serving that host).
-            specs += self._namespace_by_host(view)
+            by_host = self._namespace_by_host(view)
+            if by_host and not view.was_read(by_host[0].key()):
+                return by_host[:1]  # where to look first; the namespace's reads follow once it is known
+            specs += by_host
         ns = _target_namespace(view)
         if ns:
             specs.append(
