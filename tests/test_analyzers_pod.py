@@ -1380,3 +1380,224 @@ def test_nfs_timeout_checks_the_export_and_the_volume_source(
     assert "10.1.2.3" in finding.root_cause and "Connection timed out" in finding.root_cause
     assert "chroot /host showmount -e 10.1.2.3" in fixes_of(finding)
     assert ("kubectl get pv uploads-nfs -o jsonpath='{.spec.nfs}" in fixes_of(finding)) is pv_check
+
+
+# --- held-out follow-ups (sets 3 and 4): subPath files, registry typos, rejected credentials, init OOM,
+# exec probes missing from the image, objects living in another namespace ---
+
+
+@pytest.mark.parametrize(
+    ("mount", "volume", "in_fix"),
+    [
+        (
+            {"name": "conf", "mountPath": "/etc/nginx/conf.d", "subPath": "default.conf"},
+            {"name": "conf", "configMap": {"name": "proxy-conf"}},
+            '"op":"replace","path":"/spec/template/spec/containers/0/volumeMounts/0/mountPath",'
+            '"value":"/etc/nginx/conf.d/default.conf"',
+        ),
+        (
+            {"name": "conf", "mountPath": "/etc/app", "subPath": "app.yaml"},
+            {"name": "conf", "secret": {"secretName": "app", "items": [{"key": "k", "path": "app.yaml"}]}},
+            '"value":"/etc/app/app.yaml"',
+        ),
+        (
+            # A subPath naming a directory of an emptyDir is not a single file: keep the subPath fix.
+            {"name": "data", "mountPath": "/var/lib/app", "subPath": "state"},
+            {"name": "data", "emptyDir": {}},
+            '"op":"replace","path":"/spec/template/spec/containers/0/volumeMounts/0/subPath","value":"app"',
+        ),
+    ],
+)
+def test_a_sub_path_file_mounted_onto_a_directory_is_moved_to_a_file_path(
+    mount: dict[str, str], volume: K8sObject, in_fix: str
+) -> None:
+    message = (
+        f'error mounting "/var/lib/kubelet/pods/u/volume-subpaths/{mount["name"]}/api/0" to rootfs at '
+        f'"{mount["mountPath"]}": not a directory: unknown'
+    )
+    view = view_of(
+        [
+            pod(
+                containers=[container(volumeMounts=[mount])],
+                statuses=[crashed("api", "StartError", 128, message)],
+                spec={"volumes": [volume]},
+            )
+        ]
+    )
+    finding = analyze(CreateContainerErrorAnalyzer(), view)
+    assert finding.root_cause_id == "createcontainer.bad-mount-path"
+    assert in_fix in fixes_of(finding), fixes_of(finding)
+
+
+@pytest.mark.parametrize(
+    ("image", "others", "expected"),
+    [
+        ("ghcr.oi/acme/api:2.0", [], "ghcr.io/acme/api:2.0"),
+        ("quay.ioo/team/api:1", [], "quay.io/team/api:1"),
+        (
+            "harbor.acme-intrenal.net/team/api:3",
+            ["harbor.acme-internal.net/team/web:1"],
+            "harbor.acme-internal.net/team/api:3",
+        ),
+        (
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.con/api:4",
+            [],
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/api:4",
+        ),
+    ],
+)
+def test_a_registry_host_that_does_not_resolve_is_matched_to_the_one_it_misspells(
+    image: str, others: list[str], expected: str
+) -> None:
+    host = image.split("/", 1)[0]
+    message = f'Failed to pull image "{image}": dial tcp: lookup {host} on 10.0.0.2:53: no such host'
+    other_pods = [
+        pod(f"web-5f6d7c8b9-{i:05d}", containers=[container("web", image=o)], statuses=[running("web")])
+        for i, o in enumerate(others)
+    ]
+    view = view_of(
+        [
+            pod(
+                containers=[container(image=image)],
+                statuses=[waiting("ImagePullBackOff", f'Back-off pulling image "{image}"', image=image)],
+            ),
+            *other_pods,
+            event("Failed", message, field="spec.containers{api}"),
+        ],
+        reads=absent("ServiceAccount", "default"),
+    )
+    finding = analyze(ImagePullBackOffAnalyzer(), view)
+    assert finding.root_cause_id == "imagepull.registry-host-typo"
+    assert "no such host" in finding.root_cause
+    assert f"api={expected}" in fixes_of(finding), fixes_of(finding)
+
+
+def test_an_unresolvable_registry_like_no_known_one_stays_unreachable() -> None:
+    image = "registry.corp-internal.example/team/api:1"
+    message = f'Failed to pull image "{image}": dial tcp: lookup registry.corp-internal.example: no such host'
+    view = view_of(
+        [
+            pod(
+                statuses=[waiting("ImagePullBackOff", "Back-off", image=image)],
+                containers=[container(image=image)],
+            ),
+            event("Failed", message, field="spec.containers{api}"),
+        ],
+        reads=absent("ServiceAccount", "default"),
+    )
+    assert analyze(ImagePullBackOffAnalyzer(), view).root_cause_id == "imagepull.unreachable"
+
+
+@pytest.mark.parametrize(
+    ("log", "env", "secret", "in_fix"),
+    [
+        (
+            'psycopg2.OperationalError: connection to server at "db" (10.0.0.9), port 5432 failed: FATAL:  '
+            'password authentication failed for user "app"',
+            [{"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "app-db", "key": "url"}}}],
+            "app-db",
+            '"stringData":{"url":',
+        ),
+        (
+            "ERROR 1045 (28000): Access denied for user 'app'@'10.0.0.7' (using password: YES)",
+            [
+                {
+                    "name": "DB_USER",
+                    "valueFrom": {"secretKeyRef": {"name": "mysql-creds", "key": "username"}},
+                },
+                {
+                    "name": "DB_PASSWORD",
+                    "valueFrom": {"secretKeyRef": {"name": "mysql-creds", "key": "password"}},
+                },
+            ],
+            "mysql-creds",
+            "kubectl patch secret mysql-creds",
+        ),
+    ],
+)
+def test_rejected_credentials_in_an_init_container_name_the_secret_they_come_from(
+    log: str, env: list[K8sObject], secret: str, in_fix: str
+) -> None:
+    failing = pod(
+        init=[container("migrate", env=env)],
+        init_statuses=[crashed("migrate", "Error", 1, restarts=4)],
+        statuses=[waiting("PodInitializing")],
+        phase="Pending",
+    )
+    view = view_of([failing, DEPLOYMENT], logs={(POD, "migrate", True): log})
+    finding = analyze(InitContainerFailureAnalyzer(), view)
+    assert finding.root_cause_id == "init.credentials-rejected"
+    assert secret in finding.root_cause
+    assert in_fix in fixes_of(finding)
+    assert "rollout restart deployment/api" in fixes_of(finding)
+
+
+def test_an_oomkilled_init_container_names_its_limit_and_a_heap_above_it() -> None:
+    init = container(
+        "flyway",
+        env=[{"name": "JAVA_OPTS", "value": "-Xms256m -Xmx512m"}],
+        resources={"limits": {"memory": "256Mi"}},
+    )
+    failing = pod(
+        init=[init],
+        init_statuses=[crashed("flyway", "OOMKilled", 137, restarts=3)],
+        statuses=[waiting("PodInitializing")],
+        phase="Pending",
+    )
+    view = view_of(
+        [failing, DEPLOYMENT], logs={(POD, "flyway", True): 'Migrating schema "public" to version "7"'}
+    )
+    finding = analyze(InitContainerFailureAnalyzer(), view)
+    assert finding.root_cause_id == "init.oomkilled"
+    assert "256Mi" in finding.root_cause and "-Xmx512m" in finding.root_cause
+    assert "-c flyway --limits=memory=768Mi" in fixes_of(finding)
+
+
+@pytest.mark.parametrize(
+    ("command", "ports", "replacement"),
+    [
+        (["/bin/grpc_health_probe", "-addr=:50051"], [50051], '"grpc":{"port":50051}'),
+        (["/usr/local/bin/healthcheck"], [8080], '"tcpSocket":{"port":8080}'),
+    ],
+)
+def test_an_exec_probe_whose_command_is_not_in_the_image_gets_a_kubelet_native_probe(
+    command: list[str], ports: list[int], replacement: str
+) -> None:
+    probe = {"exec": {"command": command}, "periodSeconds": 10, "timeoutSeconds": 1}
+    message = (
+        "Readiness probe errored: rpc error: code = Unknown desc = failed to exec in container: OCI runtime exec "
+        f'failed: exec failed: unable to start container process: exec: "{command[0]}": stat {command[0]}: '
+        "no such file or directory: unknown"
+    )
+    objects = [
+        _probe_pod("readinessProbe", probe, running(ready=False), ports),
+        DEPLOYMENT,
+        event("Unhealthy", message, field="spec.containers{api}"),
+    ]
+    finding = analyze(ProbeFailureAnalyzer(), view_of(objects))
+    assert finding.root_cause_id == "probe.exec-command-missing"
+    assert "no such file or directory" in text_of(finding)
+    assert '"path":"/spec/template/spec/containers/0/readinessProbe"' in fixes_of(finding)
+    assert replacement in fixes_of(finding) and '"periodSeconds":10' in fixes_of(finding)
+
+
+def test_a_secret_that_exists_only_in_another_namespace_is_named_and_copied() -> None:
+    env = [{"name": "STRIPE_KEY", "valueFrom": {"secretKeyRef": {"name": "stripe", "key": "api-key"}}}]
+    elsewhere = {"kind": "Secret", "metadata": {"name": "stripe", "namespace": "payments-shared"}}
+    view = view_of(
+        [
+            pod(
+                containers=[container(env=env)],
+                statuses=[waiting("CreateContainerConfigError", 'secret "stripe" not found')],
+            ),
+            elsewhere,
+        ],
+        reads=absent("Secret", "stripe"),
+    )
+    finding = analyze(CreateContainerConfigErrorAnalyzer(), view)
+    assert (
+        "payments-shared" in finding.root_cause
+        and "secretKeyRef has no namespace field" in finding.root_cause
+    )
+    assert "kubectl get secret stripe -n payments-shared -o json" in fixes_of(finding)
+    assert f"kubectl apply -n {NS} -f -" in fixes_of(finding)
