@@ -8,8 +8,11 @@ import pytest
 
 from graph.analysis import run_analyzers
 from graph.analyzers.crashloop import CrashLoopBackOffAnalyzer
+from graph.analyzers.credentials import rejected_credentials
+from graph.analyzers.locks import held_lock
 from graph.analyzers.oomkilled import OOMKilledAnalyzer
 from graph.evidence import EvidenceView, K8sObject, empty_evidence, key_of, log_key
+from graph.schemas import ReadSpec
 
 NS = "acme"
 POD = "worker-7c9d8f6b5-abcde"
@@ -205,3 +208,130 @@ def test_crash_without_logs_says_so() -> None:
     finding = CrashLoopBackOffAnalyzer().analyze(_view([pod]))
     assert finding is not None
     assert "segmentation fault" in finding.root_cause and "no log" in finding.root_cause
+
+
+# --- locks held by an instance that is gone, and credentials a server rejects ---
+
+
+_LIQUIBASE = (
+    "INFO liquibase.lockservice : Waiting for changelog lock....\n"
+    "Caused by: liquibase.exception.LockException: Could not acquire change log lock.  Currently locked by "
+    "worker-5b6c7d8e9f-old01 (10.0.3.4) since 11/27/26, 7:12 AM\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("log", "tool", "lock_words", "holder"),
+    [
+        (_LIQUIBASE, "Liquibase", "DATABASECHANGELOGLOCK", "worker-5b6c7d8e9f-old01"),
+        (
+            "org.flywaydb.core.api.FlywayException: Number of retries exceeded while attempting to acquire "
+            "PostgreSQL advisory lock. Configure the number of retries with the 'lockRetryCount' option",
+            "Flyway",
+            "advisory",
+            None,
+        ),
+        (
+            "Error: Timed out trying to acquire a postgres advisory lock (SELECT pg_advisory_lock(72707369)).",
+            "Prisma",
+            "advisory",
+            None,
+        ),
+        ("MigrationLocked: Migration table is already locked", "knex", "knex_migrations_lock", None),
+        (
+            "ActiveRecord::ConcurrentMigrationError: Cannot run migrations because another migration process "
+            "is currently running.",
+            "Rails",
+            "advisory",
+            None,
+        ),
+        (
+            "E1127 leaderelection.go:332] error retrieving resource lock ops/worker-leader\n"
+            "failed to acquire lease ops/worker-leader: lock is held by worker-1 and has not yet expired\n"
+            "F1127 main.go:90] leaderelection lost",
+            "leader election",
+            "Lease ops/worker-leader",
+            "worker-1",
+        ),
+    ],
+)
+def test_held_locks_are_named_with_their_holder(
+    log: str, tool: str, lock_words: str, holder: str | None
+) -> None:
+    lock = held_lock(log)
+    assert lock is not None
+    assert lock.tool == tool
+    assert lock_words in lock.lock
+    assert lock.holder == holder
+
+
+def test_no_lock_in_an_ordinary_crash() -> None:
+    assert held_lock("panic: runtime error: invalid memory address or nil pointer dereference") is None
+
+
+def _lock_view(holder_exists: bool) -> EvidenceView:
+    spec = {
+        "name": "worker",
+        "image": "r/worker:2",
+        "env": [
+            {"name": "SPRING_DATASOURCE_URL", "value": "jdbc:postgresql://orders-db.acme.svc:5432/orders"}
+        ],
+    }
+    objects = [_pod([spec], ERROR_EXIT)]
+    if holder_exists:
+        holder = _pod([spec], ERROR_EXIT)
+        holder["metadata"] = {**holder["metadata"], "name": "worker-5b6c7d8e9f-old01"}
+        objects.append(holder)
+    view = _view(objects, _LIQUIBASE)
+    view.evidence["reads"][ReadSpec(verb="list", kind="Pod", namespace=NS).key()] = "ok"
+    return view
+
+
+def test_a_crash_on_a_stale_liquibase_lock_gives_the_guarded_release() -> None:
+    finding = CrashLoopBackOffAnalyzer().analyze(_lock_view(holder_exists=False))
+    assert finding is not None
+    assert finding.root_cause_id == "crashloop.lock-held"
+    assert "worker-5b6c7d8e9f-old01" in finding.root_cause and "stale" in finding.root_cause
+    release = [c for c in finding.fix_commands if "DATABASECHANGELOGLOCK" in c]
+    assert release and all("⚠" in c for c in release)
+    assert "psql -h orders-db.acme.svc" in release[0] and "-d orders" in release[0]
+    # Rolling back would not help: the old version waits for the same lock.
+    assert not any("rollout undo" in c for c in finding.fix_commands)
+
+
+def test_a_lock_whose_holder_still_runs_is_not_called_stale() -> None:
+    finding = CrashLoopBackOffAnalyzer().analyze(_lock_view(holder_exists=True))
+    assert finding is not None
+    assert "stale" not in finding.root_cause and "still exists" in finding.root_cause
+    assert any(c.startswith("kubectl logs worker-5b6c7d8e9f-old01") for c in finding.fix_commands)
+
+
+@pytest.mark.parametrize(
+    ("log", "user"),
+    [
+        ('FATAL:  password authentication failed for user "orders"', "orders"),
+        ("java.sql.SQLException: Access denied for user 'orders'@'10.1.2.3' (using password: YES)", "orders"),
+        ("Login failed for user 'orders'.", "orders"),
+        ("ReplyError: WRONGPASS invalid username-password pair or user is disabled.", None),
+        ("NOAUTH Authentication required.", None),
+    ],
+)
+def test_rejected_credentials_are_recognised(log: str, user: str | None) -> None:
+    found = rejected_credentials(log)
+    assert found is not None
+    assert found.user == user
+
+
+def test_a_crash_on_rejected_credentials_names_the_secret_not_a_missing_env_var() -> None:
+    spec = {
+        "name": "worker",
+        "image": "r/worker:2",
+        "envFrom": [{"secretRef": {"name": "worker-redis"}}],
+    }
+    finding = CrashLoopBackOffAnalyzer().analyze(
+        _view([_pod([spec], ERROR_EXIT)], "NOAUTH Authentication required.")
+    )
+    assert finding is not None
+    assert finding.root_cause_id == "crashloop.credentials-rejected"
+    assert "Secret worker-redis via envFrom" in finding.root_cause
+    assert any("kubectl patch secret worker-redis -n acme" in c for c in finding.fix_commands)
