@@ -31,7 +31,7 @@ from graph.analyzers.service import ServiceUnreachableAnalyzer
 from graph.analyzers.terraform import TerraformStateLockAnalyzer, detect_backend, parse_lock_info
 from graph.builder import graph
 from graph.context import Context, Deps
-from graph.evidence import EvidenceView, K8sObject, empty_evidence, key_of, log_key
+from graph.evidence import EvidenceView, K8sObject, empty_evidence, key_of, log_key, name_of
 from graph.nodes.classify import rank_hypotheses
 from graph.safety import unsafe_reason
 from graph.schemas import ReadSpec
@@ -1275,3 +1275,292 @@ def test_dns01_challenge_needs_no_ingress_or_ingress_class_reads() -> None:
     http_reads = {**reads, read("get", "ClusterIssuer", name="le-prod"): "ok"}
     kinds = {s.kind for s in CertificateErrorAnalyzer().plan(view_of(http01, text=text, reads=http_reads))}
     assert {"Ingress", "IngressClass"} <= kinds
+
+
+# --- held-out follow-ups (sets 3 and 4): cluster-domain typos, search-path expansions, CI line prefixes,
+# name mismatches, a browser's host in a guessed namespace, webhook-injected volumes ---
+
+
+def _client(env: list[dict[str, Any]], env_from: list[dict[str, Any]] | None = None) -> K8sObject:
+    client = pod("checkout-7d9f8c6b5-x2x9q", {"app": "checkout"}, owner="checkout-7d9f8c6b5")
+    client["metadata"]["labels"]["pod-template-hash"] = "7d9f8c6b5"
+    client["spec"]["containers"][0]["env"] = env
+    if env_from:
+        client["spec"]["containers"][0]["envFrom"] = env_from
+    return client
+
+
+_NXDOMAIN = "getaddrinfo ENOTFOUND orders-api.orders.svc.cluster.locl"
+
+
+@pytest.mark.parametrize(
+    ("env", "extra", "in_cause", "in_fix"),
+    [
+        (
+            [
+                {"name": "ORDERS_URL", "value": "http://orders-api.orders.svc.cluster.locl:8080"},
+                {"name": "PAYMENTS_URL", "value": "http://payments.shop.svc.cluster.local"},
+            ],
+            [],
+            "env ORDERS_URL",
+            "kubectl set env deployment/checkout -n shop -c app "
+            "ORDERS_URL=http://orders-api.orders.svc.cluster.local:8080",
+        ),
+        (
+            [
+                {
+                    "name": "ORDERS_URL",
+                    "valueFrom": {"configMapKeyRef": {"name": "checkout-env", "key": "orders"}},
+                }
+            ],
+            [
+                {
+                    "kind": "ConfigMap",
+                    "metadata": _meta("checkout-env"),
+                    "data": {"orders": "http://orders-api.orders.svc.cluster.locl"},
+                }
+            ],
+            "ConfigMap checkout-env key orders",
+            "kubectl patch configmap checkout-env -n shop --type=merge -p "
+            '\'{"data":{"orders":"http://orders-api.orders.svc.cluster.local"}}\'',
+        ),
+    ],
+)
+def test_a_service_name_with_a_mistyped_cluster_domain_names_the_env_carrying_it(
+    env: list[dict[str, Any]], extra: list[K8sObject], in_cause: str, in_fix: str
+) -> None:
+    client = _client(env)
+    orders = {
+        "kind": "Service",
+        "metadata": _meta("orders-api", "orders"),
+        "spec": {"selector": {"app": "o"}},
+    }
+    view = view_of(
+        [client, orders, *extra],
+        logs={(NS, name_of(client), "app", False): _NXDOMAIN},
+        focus=[client],
+    )
+    finding = analyze(DNSFailureAnalyzer(), view)
+    assert finding.root_cause_id == "dns.wrong-cluster-domain"
+    assert in_cause in finding.root_cause and "cluster.locl" in finding.root_cause
+    assert in_fix in finding.fix_commands, finding.fix_commands
+    # The domain explains the failure: no cluster-wide search for a Service of that name.
+    assert not [s for s in DNSFailureAnalyzer().plan(view) if s.kind == "Service"]
+
+
+def test_the_cluster_domain_comes_from_the_corefile_when_read() -> None:
+    corefile = {
+        "kind": "ConfigMap",
+        "metadata": _meta("coredns", "kube-system"),
+        "data": {"Corefile": ".:53 {\n    kubernetes corp.internal in-addr.arpa ip6.arpa\n}"},
+    }
+    client = _client([{"name": "ORDERS_URL", "value": "http://orders-api.orders.svc.cluster.local"}])
+    view = view_of(
+        [client, corefile],
+        logs={
+            (NS, name_of(client), "app", False): "getaddrinfo ENOTFOUND orders-api.orders.svc.cluster.local"
+        },
+        focus=[client],
+    )
+    finding = analyze(DNSFailureAnalyzer(), view)
+    assert finding.root_cause_id == "dns.wrong-cluster-domain"
+    assert "orders-api.orders.svc.corp.internal" in finding.root_cause
+
+
+def test_objects_read_in_a_namespace_prove_it_exists() -> None:
+    client = _client([{"name": "ORDERS_URL", "value": "http://orders-api.billing.svc.cluster.local"}])
+    in_billing = {"kind": "Service", "metadata": _meta("ledger", "billing"), "spec": {}}
+    elsewhere = {"kind": "Service", "metadata": _meta("orders-api", "orders"), "spec": {}}
+    log = "dial tcp: lookup orders-api.billing.svc.cluster.local on 10.96.0.10:53: no such host"
+    view = view_of(
+        [client, in_billing, elsewhere],
+        logs={(NS, name_of(client), "app", False): log},
+        focus=[client],
+        reads={read("get", "Namespace", name="billing"): "no_data"},
+    )
+    finding = analyze(DNSFailureAnalyzer(), view)
+    assert "namespace billing does not exist" not in finding.root_cause
+    assert "orders-api.orders.svc.cluster.local" in finding.root_cause
+
+
+def test_upstream_timeouts_on_a_search_path_expansion_point_at_ndots() -> None:
+    client = _client([])
+    coredns = _coredns(True)
+    lookup = (
+        'Get "https://api.bank.example/v1": dial tcp: lookup api.bank.example on 10.96.0.10:53: '
+        "read udp 10.0.0.5:3987->10.96.0.10:53: i/o timeout"
+    )
+    upstream = (
+        "[ERROR] plugin/errors: 2 api.bank.example.eu-west-1.compute.internal. A: "
+        "read udp 10.0.9.3:5883->10.0.0.2:53: i/o timeout"
+    )
+    corefile = {
+        "kind": "ConfigMap",
+        "metadata": _meta("coredns", "kube-system"),
+        "data": {"Corefile": ".:53 {\n    forward . /etc/resolv.conf\n}"},
+    }
+    view = view_of(
+        [client, coredns, corefile],
+        logs={
+            (NS, name_of(client), "app", False): lookup,
+            ("kube-system", name_of(coredns), "coredns", False): upstream,
+        },
+        focus=[client],
+    )
+    finding = analyze(DNSFailureAnalyzer(), view)
+    assert finding.root_cause_id == "dns.search-path-expansion"
+    assert (
+        "api.bank.example.eu-west-1.compute.internal" in finding.root_cause
+        and "ndots:5" in finding.root_cause
+    )
+    assert '"dnsConfig":{"options":[{"name":"ndots","value":"2"}]}' in finding.fix_commands[0]
+    # CoreDNS's log explains it: no egress NetworkPolicy read for the client.
+    assert not [s for s in DNSFailureAnalyzer().plan(view) if s.kind == "NetworkPolicy"]
+
+
+_GH_ACTIONS_LOCK = """2026-11-27T07:52:12.8810230Z Acquiring state lock. This may take a few moments...
+2026-11-27T07:53:13.2210550Z ╷
+2026-11-27T07:53:13.2211020Z │ Error: Error acquiring the state lock
+2026-11-27T07:53:13.2212530Z │ ConditionalCheckFailedException: The conditional request failed
+2026-11-27T07:53:13.2212800Z │ Lock Info:
+2026-11-27T07:53:13.2213100Z │   ID:        7c0e5a4d-2b19-4f3e-9d61-0a8b3c5e7f12
+2026-11-27T07:53:13.2213400Z │   Path:      tfstate-prod/eks/terraform.tfstate
+2026-11-27T07:53:13.2213700Z │   Operation: OperationTypeApply
+2026-11-27T07:53:13.2214000Z │   Who:       runner@fv-az1377-402
+2026-11-27T07:53:13.2389100Z ##[error]Terraform exited with code 1."""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _GH_ACTIONS_LOCK,
+        _GH_ACTIONS_LOCK.replace("2026-11-27T07:53:13.2213100Z │ ", "##[error]│ "),
+        # GitLab/Jenkins timestamper: "[07:53:13] " before each line, ANSI colours kept.
+        "\n".join(
+            f"[07:53:13] \x1b[31m{line.split('Z ', 1)[1]}" if "Z " in line else line
+            for line in _GH_ACTIONS_LOCK.splitlines()
+        ),
+    ],
+)
+def test_lock_info_is_parsed_under_ci_line_prefixes(text: str) -> None:
+    lock = parse_lock_info(text)
+    assert lock is not None
+    assert lock.lock_id == "7c0e5a4d-2b19-4f3e-9d61-0a8b3c5e7f12"
+    assert lock.who == "runner@fv-az1377-402"
+    assert lock.path == "tfstate-prod/eks/terraform.tfstate"
+    finding = analyze(TerraformStateLockAnalyzer(), view_of([], text=text, ns=None))
+    assert "7c0e5a4d-2b19-4f3e-9d61-0a8b3c5e7f12" in finding.root_cause
+
+
+def _named_cert(dns_names: list[str], owner_ingress: str | None = None) -> K8sObject:
+    meta = _meta("api-tls")
+    if owner_ingress:
+        meta["ownerReferences"] = [{"kind": "Ingress", "name": owner_ingress, "controller": True}]
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": meta,
+        "spec": {
+            "secretName": "api-tls",
+            "dnsNames": dns_names,
+            "issuerRef": {"kind": "ClusterIssuer", "name": "le"},
+        },
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("owner", "in_fix"),
+    [
+        (None, '\'[{"op":"add","path":"/spec/dnsNames/-","value":"api.eu.example.com"}]\''),
+        ("api", "kubectl edit ingress api -n shop  # add api.eu.example.com to spec.tls[].hosts"),
+    ],
+)
+def test_a_name_the_certificate_does_not_cover_is_added_where_its_dns_names_come_from(
+    owner: str | None, in_fix: str
+) -> None:
+    serving = ingress("api", "api.eu.example.com", "api", {"number": 80})
+    serving["spec"]["tls"] = [{"hosts": ["api.example.com", "api.eu.example.com"], "secretName": "api-tls"}]
+    text = "x509: certificate is valid for api.example.com, www.example.com, not api.eu.example.com"
+    view = view_of(
+        [serving, _named_cert(["api.example.com", "www.example.com"], owner)],
+        text=text,
+        reads={read("list", "Certificate", NS): "ok", read("list", "Ingress", NS): "ok"},
+    )
+    finding = analyze(CertificateErrorAnalyzer(), view)
+    assert finding.root_cause_id == "certificate.name-mismatch"
+    assert "api-tls" in finding.root_cause and "api.eu.example.com" in finding.root_cause
+    assert any(in_fix in c for c in finding.fix_commands), finding.fix_commands
+
+
+def test_a_name_mismatch_plans_the_namespace_ingresses() -> None:
+    text = "x509: certificate is valid for api.example.com, not api.eu.example.com"
+    view = view_of([], text=text, reads={read("list", "Certificate", NS): "ok"})
+    assert read("list", "Ingress", NS) in {s.key() for s in CertificateErrorAnalyzer().plan(view)}
+
+
+def test_a_guessed_namespace_gives_way_to_the_one_serving_the_browsers_host() -> None:
+    text = "Your connection is not private\nNET::ERR_CERT_DATE_INVALID on status.example.com"
+    guessed = {read("list", "Pod"): "ok", read("list", "Pod", "ingress-nginx"): "ok"}
+    first = CertificateErrorAnalyzer().plan(view_of([], text=text, reads=guessed, ns="ingress-nginx"))
+    # Where the host is served comes first: no reads of the guessed namespace yet.
+    assert [(s.verb, s.kind, s.namespace) for s in first] == [("list", "Ingress", None)]
+    serving = ingress("status", "status.example.com", "status", {"number": 80})
+    serving["metadata"]["namespace"] = "status-page"
+    second = CertificateErrorAnalyzer().plan(
+        view_of([serving], text=text, reads={**guessed, read("list", "Ingress"): "ok"}, ns="ingress-nginx")
+    )
+    assert read("list", "Certificate", "status-page") in {s.key() for s in second}
+    assert read("list", "Certificate", "ingress-nginx") not in {s.key() for s in second}
+
+
+def test_a_pod_security_violation_by_an_injected_volume_names_the_mutating_webhook() -> None:
+    template = {
+        "metadata": {"labels": {"app": "api", "admission.example.com/enabled": "true"}},
+        "spec": {"containers": [{"name": "api", "image": "api:2"}]},
+    }
+    rs = {
+        "kind": "ReplicaSet",
+        "metadata": _meta(
+            "api-7d5f8b6c9", ownerReferences=[{"kind": "Deployment", "name": "api", "controller": True}]
+        ),
+        "spec": {"template": template},
+    }
+    deployment = {
+        "kind": "Deployment",
+        "metadata": _meta("api"),
+        "spec": {"selector": {"matchLabels": {"app": "api"}}, "template": template},
+    }
+    webhook = {
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": _meta("agent-webhook", None),
+        "webhooks": [
+            {
+                "name": "agent.inject.example.com",
+                "objectSelector": {"matchLabels": {"admission.example.com/enabled": "true"}},
+                "rules": [{"operations": ["CREATE"], "resources": ["pods"]}],
+            }
+        ],
+    }
+    denied = {
+        "kind": "Event",
+        "metadata": _meta("api-7d5f8b6c9.1"),
+        "involvedObject": {"kind": "ReplicaSet", "name": "api-7d5f8b6c9", "namespace": NS},
+        "reason": "FailedCreate",
+        "type": "Warning",
+        "message": 'Error creating: pods "api-7d5f8b6c9-x" is forbidden: violates PodSecurity "baseline:latest": '
+        'hostPath volumes (volume "agent-socket")',
+    }
+    namespace = {
+        "kind": "Namespace",
+        "metadata": _meta(NS, None, labels={"pod-security.kubernetes.io/enforce": "baseline"}),
+    }
+    objects = [rs, deployment, denied, namespace]
+    plan = AdmissionDeniedAnalyzer().plan(view_of(objects))
+    assert read("list", "MutatingWebhookConfiguration") in {s.key() for s in plan}
+    finding = analyze(AdmissionDeniedAnalyzer(), view_of([*objects, webhook]))
+    assert "agent.inject.example.com" in finding.root_cause and 'volume "agent-socket"' in finding.root_cause
+    assert any(
+        '"op":"remove","path":"/spec/template/metadata/labels/admission.example.com~1enabled"' in c
+        for c in finding.fix_commands
+    ), finding.fix_commands
