@@ -24,9 +24,10 @@ from graph.analyzers.quota import QuotaExceededAnalyzer
 from graph.analyzers.rollout import RolloutStuckAnalyzer
 from graph.analyzers.sandbox import PodSandboxFailureAnalyzer
 from graph.analyzers.scheduling import FailedSchedulingAnalyzer, parse_rejections
+from graph.analyzers.unknown import UnknownAnalyzer
 from graph.builder import graph
 from graph.context import Context, Deps
-from graph.evidence import EvidenceView, K8sObject, empty_evidence, key_of, log_key
+from graph.evidence import EvidenceView, K8sObject, empty_evidence, key_of, log_key, name_of
 from graph.k8s import effective_requests, format_resource
 from graph.safety import unsafe_reason
 from graph.schemas import ReadSpec
@@ -1341,3 +1342,120 @@ def test_statefulset_partition_quotes_the_image_the_old_pods_run() -> None:
     finding = analyze(RolloutStuckAnalyzer(), view_of(objects))
     assert finding.root_cause_id == "rollout.statefulset-partition"
     assert "old pods run redis:7.3.1 while the template asks for redis:7.4.0" in finding.root_cause
+
+
+# --- held-out follow-ups (sets 3 and 4): custom metrics without an adapter, Unknown that says what it checked ---
+
+_CUSTOM_METRIC = (
+    "the HPA was unable to compute the replica count: unable to get metric http_requests_per_second: unable to "
+    "fetch metrics from custom metrics API: the server could not find the requested resource "
+    "(get pods.custom.metrics.k8s.io *)"
+)
+
+
+def _custom_hpa() -> K8sObject:
+    hpa = _hpa(_CUSTOM_METRIC, reason="FailedGetPodsMetric")
+    hpa["spec"]["metrics"] = [
+        {
+            "type": "Pods",
+            "pods": {"metric": {"name": "http_requests_per_second"}, "target": {"type": "AverageValue"}},
+        }
+    ]
+    return hpa
+
+
+@pytest.mark.parametrize(
+    ("apiservice", "read_status", "root_id", "in_fix"),
+    [
+        (None, "no_data", "hpa.custom-metrics-adapter-missing", "prometheus-adapter"),
+        (
+            {
+                "kind": "APIService",
+                "metadata": _meta("v1beta1.custom.metrics.k8s.io", None),
+                "spec": {"service": {"name": "prometheus-adapter", "namespace": "monitoring"}},
+                "status": {
+                    "conditions": [
+                        {"type": "Available", "status": "False", "reason": "MissingEndpoints", "message": "x"}
+                    ]
+                },
+            },
+            "ok",
+            "hpa.custom-metrics-adapter-down",
+            "kubectl -n monitoring get endpoints prometheus-adapter",
+        ),
+        (
+            None,
+            None,
+            "hpa.custom-metrics-unavailable",
+            "kubectl get apiservice v1beta1.custom.metrics.k8s.io",
+        ),
+    ],
+)
+def test_hpa_on_a_custom_metric_names_the_metric_and_its_adapter(
+    apiservice: K8sObject | None, read_status: str | None, root_id: str, in_fix: str
+) -> None:
+    key = ReadSpec(verb="get", kind="APIService", name="v1beta1.custom.metrics.k8s.io").key()
+    objects = [_custom_hpa(), *([apiservice] if apiservice else [])]
+    finding = analyze(
+        HPAFailureAnalyzer(), view_of(objects, reads={key: read_status} if read_status else None)
+    )
+    assert finding.root_cause_id == root_id
+    assert "http_requests_per_second" in finding.root_cause
+    assert any(in_fix in c for c in finding.fix_commands), finding.fix_commands
+    # A custom metric is not the resource metrics API: metrics-server is not what to look at.
+    assert not any("metrics-server" in c for c in finding.fix_commands)
+    plan = HPAFailureAnalyzer().plan(
+        view_of([_custom_hpa()], reads={"list|HorizontalPodAutoscaler|shop|||||": "ok"})
+    )
+    assert not any(s.label_selector == "k8s-app=metrics-server" for s in plan)
+
+
+def _healthy(name: str, replicas: int) -> list[K8sObject]:
+    rs = f"{name}-5d6f7c8b9"
+    dep = deployment(name, {"selector": {"matchLabels": {"app": name}}}, {}, [container(name)])
+    pods = [
+        pod(
+            f"{rs}-{i:05d}",
+            [container(name)],
+            owner=("ReplicaSet", rs),
+            statuses=[running(name)],
+            labels={"app": name, "pod-template-hash": "5d6f7c8b9"},
+        )
+        for i in range(replicas)
+    ]
+    return [dep, replicaset(rs, name, "1", [container(name)], replicas), *pods]
+
+
+def test_unknown_says_what_it_checked_about_the_workload_in_focus() -> None:
+    objects = [*_healthy("storefront", 3), *_healthy("search", 2)]
+    focus = [o for o in objects if o["kind"] == "Deployment" and name_of(o) == "storefront"]
+    view = view_of(objects, focus=focus)
+    finding = UnknownAnalyzer().analyze(view)
+    assert finding.root_cause_id == "unknown.workloads-healthy"
+    assert (
+        "deployment/storefront: 3/3 pods Running, 3/3 ready, 0 restart(s), no Warning events"
+        in finding.root_cause
+    )
+    assert "search" not in finding.root_cause
+    assert (
+        "kubectl top pods -n shop -l app=storefront  # CPU/memory against requests and limits"
+        in finding.fix_commands
+    )
+    assert any(c.startswith("kubectl logs deployment/storefront -n shop") for c in finding.fix_commands)
+
+
+def test_unknown_without_focus_checks_the_workloads_sharing_a_word_with_the_paste_first() -> None:
+    objects = [*_healthy("billing", 2), *_healthy("auth-gateway", 3)]
+    warning = event("Pod", name_of(objects[-1]), "BackOff", "Back-off restarting failed container")
+    warning["type"] = "Warning"
+    view = view_of([*objects, warning], entities={"words": ["auth", "logged"]})
+    finding = UnknownAnalyzer().analyze(view)
+    assert finding.root_cause.index("deployment/auth-gateway") < finding.root_cause.index(
+        "deployment/billing"
+    )
+    assert "1 Warning event(s), latest BackOff" in finding.root_cause
+
+
+def test_unknown_without_workloads_asks_for_what_it_needs() -> None:
+    finding = UnknownAnalyzer().analyze(view_of([]))
+    assert finding.root_cause_id == "unknown.insufficient-evidence"
