@@ -1564,3 +1564,27 @@ def test_a_pod_security_violation_by_an_injected_volume_names_the_mutating_webho
         '"op":"remove","path":"/spec/template/metadata/labels/admission.example.com~1enabled"' in c
         for c in finding.fix_commands
     ), finding.fix_commands
+
+
+_DASHBOARD_LOG = (
+    'E refresher: payments: list deployments: deployments.apps is forbidden: User "system:serviceaccount:tools:'
+    'dashboard" cannot list resource "deployments" in API group "apps" in the namespace "payments"\n'
+    'E refresher: payments: list pods: pods is forbidden: User "system:serviceaccount:tools:dashboard" cannot '
+    'list resource "pods" in API group "" in the namespace "payments"\n'
+)
+
+
+def test_a_denial_in_the_log_of_a_client_outside_the_namespace_is_found_but_weighed_lower() -> None:
+    client = pod("dashboard-5c6d7e8f9-abcde", {"app": "dashboard"}, ns="tools", owner="dashboard-5c6d7e8f9")
+    view = view_of(
+        [client],
+        logs={("tools", name_of(client), "app", False): _DASHBOARD_LOG},
+        reads={read("list", "RoleBinding", "payments"): "ok", read("list", "ClusterRoleBinding"): "ok"},
+        ns="payments",
+    )
+    finding = analyze(RBACForbiddenAnalyzer(), view)
+    assert "tools/dashboard" in finding.root_cause and "pods" in finding.root_cause
+    assert finding.score <= 0.6
+    # One Role covers every resource the client is denied the same verb on.
+    assert "--resource=deployments.apps,pods -n payments" in finding.fix_commands[0]
+    assert finding.fix_commands[1].startswith("kubectl create rolebinding")

@@ -1459,3 +1459,43 @@ def test_unknown_without_focus_checks_the_workloads_sharing_a_word_with_the_past
 def test_unknown_without_workloads_asks_for_what_it_needs() -> None:
     finding = UnknownAnalyzer().analyze(view_of([]))
     assert finding.root_cause_id == "unknown.insufficient-evidence"
+
+
+def test_unknown_reads_the_log_of_a_named_workload_outside_a_guessed_namespace() -> None:
+    objects = [*_healthy("payments-api", 1)]
+    dashboard = pod(
+        "ops-dashboard-5c6d7e8f9-abcde",
+        [container("ops-dashboard")],
+        owner=("ReplicaSet", "ops-dashboard-5c6d7e8f9"),
+        statuses=[running("ops-dashboard")],
+    )
+    dashboard["metadata"]["namespace"] = "platform-tools"
+    guessed = {ReadSpec(verb="list", kind="Pod").key(): "ok"}
+    focus = [o for o in objects if o["kind"] == "Pod"]
+    words = {"words": ["payments", "dashboard", "empty"]}
+    unknown_only = {"Unknown": 0.1}
+    plan = UnknownAnalyzer().plan(
+        view_of([*objects, dashboard], reads=guessed, focus=focus, entities=words, hypotheses=unknown_only)
+    )
+    assert [(s.verb, s.namespace, s.name) for s in plan] == [
+        ("logs", "platform-tools", "ops-dashboard-5c6d7e8f9-abcde")
+    ]
+    # A given namespace, or a paste another category recognises, reads nothing more.
+    assert (
+        UnknownAnalyzer().plan(
+            view_of([*objects, dashboard], focus=focus, entities=words, hypotheses=unknown_only)
+        )
+        == []
+    )
+    assert (
+        UnknownAnalyzer().plan(
+            view_of(
+                [*objects, dashboard],
+                reads=guessed,
+                focus=focus,
+                entities=words,
+                hypotheses={"DNSFailure": 0.6},
+            )
+        )
+        == []
+    )

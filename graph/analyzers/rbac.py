@@ -117,7 +117,11 @@ def _subject_matches(subject: dict[str, Any], denial: Denial, binding_ns: str | 
 def _denials(view: EvidenceView) -> list[tuple[Denial, str]]:
     """Denials in the paste first, then in the logs of the pods read (controllers log them)."""
     found = [(d, "pasted error") for d in parse_denials(view.error_message)]
-    for pod in candidate_pods(view)[:6]:
+    pods = candidate_pods(view)[:6]
+    # Logs read from pods of other namespaces (a healthy client the paste names, when the namespace was
+    # guessed): a denial there is the client's own failure.
+    pods += [p for p in view.objs("Pod") if namespace_of(p) != view.namespace and view.pod_logs(p)][:3]
+    for pod in pods:
         for key, text in view.pod_logs(pod).items():
             container, _, previous = key.partition("#")
             source = src_log(namespace_of(pod) or "", name_of(pod), container, bool(previous))
@@ -286,18 +290,37 @@ class RBACForbiddenAnalyzer(Analyzer):
             cause += f" (request on {denial.resource} {denial.object_name})"
         cause += "."
 
+        # The same client is usually denied the same verb on several resources: one Role covers them all.
+        others = list(
+            dict.fromkeys(
+                d.resource_ref
+                for d, _ in found
+                if d.user == denial.user
+                and d.verb == denial.verb
+                and d.namespace == denial.namespace
+                and d.resource_ref != denial.resource_ref
+            )
+        )
+        if others:
+            cause = cause[:-1] + f"; it is denied {denial.verb} on {', '.join(others)} there too."
+            facts += [
+                Fact(d.line, src)
+                for d, src in found
+                if d.resource_ref in others and d.user == denial.user and d.namespace == denial.namespace
+            ][:2]
+        resources = ",".join([denial.resource_ref, *others])
         new_role = _role_name(denial)
         verbs = _verbs_needed(denial)
         fixes: list[str] = []
         subject_flag = f"--serviceaccount={sa[0]}:{sa[1]}" if sa else f"--user={denial.user}"
         for ns in namespaces:
             fixes += [
-                f"kubectl create role {new_role} --verb={verbs} --resource={denial.resource_ref} -n {ns}",
+                f"kubectl create role {new_role} --verb={verbs} --resource={resources} -n {ns}",
                 f"kubectl create rolebinding {new_role} --role={new_role} {subject_flag} -n {ns}",
             ]
         if not namespaces:
             fixes += [
-                f"kubectl create clusterrole {new_role} --verb={verbs} --resource={denial.resource_ref}",
+                f"kubectl create clusterrole {new_role} --verb={verbs} --resource={resources}",
                 f"kubectl create clusterrolebinding {new_role} --clusterrole={new_role} {subject_flag}",
             ]
         as_user = f"system:serviceaccount:{sa[0]}:{sa[1]}" if sa else denial.user
@@ -308,9 +331,13 @@ class RBACForbiddenAnalyzer(Analyzer):
         )
         missing = [] if bindings_read else ["the RoleBindings/ClusterRoleBindings of the subject"]
         affected = [ref(b) for b in bindings]
+        score = 0.95 if bound or bindings_read else 0.85
+        if source.startswith("log ") and not source.startswith(f"log {view.namespace}/"):
+            # Seen in a pod outside the namespace under diagnosis: real, but weaker than a failure in it.
+            score = min(score, 0.6)
         return Finding(
             category=self.category,
-            score=0.95 if bound or bindings_read else 0.85,
+            score=score,
             root_cause_id="rbac.verb-not-granted" if bound else "rbac.no-binding",
             root_cause=cause,
             summary=f"{subject} cannot {what}"[:200],

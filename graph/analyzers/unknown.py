@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ref, src_log, src_obj
-from graph.analyzers.common import error_lines, looks_like_error
+from graph.analyzers.common import error_lines, looks_like_error, namespace_guessed
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
-from graph.k8s import container_states
+from graph.k8s import container_states, unhealthy_score
+from graph.schemas import ReadSpec
 
 _WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 
@@ -80,8 +81,45 @@ def _pod_summary(pods: list[K8sObject]) -> tuple[str, int]:
     return f"{running}/{len(pods)} pods {phases}, {ready}/{len(pods)} ready, {restarts} restart(s)", restarts
 
 
+_SYSTEM_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease"}
+
+
 class UnknownAnalyzer(Analyzer):
     category = "Unknown"
+
+    def plan(self, view: EvidenceView) -> list[ReadSpec]:
+        """With no namespace given, no known pattern in the paste and nothing failing where the namespace was
+        guessed, the paste may be about a healthy-looking client elsewhere (an empty dashboard, a silent
+        sync): read the current log of one pod of each other workload whose name shares a word with it."""
+        if not namespace_guessed(view) or not view.suspects(self.category) or len(view.hypotheses) > 1:
+            return []
+        if any(unhealthy_score(p) > 0 for p in view.focus_pods()):
+            return []
+        words = {str(w).lower() for w in view.entities.get("words") or []}
+        specs: list[ReadSpec] = []
+        seen: set[tuple[str, str] | None] = set()
+        for pod in view.objs("Pod"):
+            ns = namespace_of(pod)
+            if ns == view.namespace or ns in _SYSTEM_NAMESPACES:
+                continue
+            workload = view.workload_of(pod)
+            name = workload[1] if workload else name_of(pod)
+            if workload in seen or not set(re.split(r"[-._]", name.lower())) & words:
+                continue
+            seen.add(workload)
+            containers = [c for c in container_states(pod) if not c.init]
+            if containers and (pod.get("status") or {}).get("phase") == "Running":
+                specs.append(
+                    ReadSpec(
+                        verb="logs",
+                        kind="Pod",
+                        namespace=ns,
+                        name=name_of(pod),
+                        container=containers[0].name,
+                        why="the log of a workload the paste names, outside the guessed namespace",
+                    )
+                )
+        return [s for s in specs if not view.was_read(s.key())][:2]
 
     def analyze(self, view: EvidenceView) -> Finding:
         ns = view.namespace
