@@ -303,9 +303,9 @@ def select_focus(
         if not focus and follow_words:
             # Nothing is failing: follow the words of the paste ("the checkout thing") to the
             # workloads whose names contain them, so their logs and config get read.
-            for pod in mentioned_pods(view, namespace, entities)[:2]:
-                focus.append(key_of(pod))
-                focus.extend(key_of(o) for o in view.owner_chain(pod))
+            for mentioned in mentioned_pods(view, namespace, entities)[:2]:
+                focus.append(key_of(mentioned))
+                focus.extend(key_of(o) for o in view.owner_chain(mentioned))
     return list(dict.fromkeys(focus))[:8]
 
 

@@ -55,7 +55,10 @@ BAD_DIAGNOSE_BODIES = [
     ),
     pytest.param({"error_message": "OOMKilled", "pod": "UPPER/case"}, 422, "pod:", id="invalid-pod"),
     pytest.param(
-        {"error_message": "OOMKilled", "workload": "nokind"}, 422, "workload:", id="invalid-workload"
+        {"error_message": "OOMKilled", "workload": "deployment/Not_A_Name"},
+        422,
+        "workload:",
+        id="invalid-workload",
     ),
     pytest.param({"error_message": "OOMKilled", "colour": "red"}, 422, "colour:", id="unknown-field"),
     pytest.param(

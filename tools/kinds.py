@@ -72,6 +72,9 @@ _TABLE: tuple[KindInfo, ...] = (
     KindInfo("RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings", True),
     KindInfo("ClusterRole", "rbac.authorization.k8s.io", "v1", "clusterroles", False),
     KindInfo("ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", "clusterrolebindings", False),
+    # Whether an aggregated metrics API (metrics-server, a custom-metrics adapter) is registered
+    # and available: the HPA analyzer reads it when an autoscaler cannot get its metrics.
+    KindInfo("APIService", "apiregistration.k8s.io", "v1", "apiservices", False),
     # cert-manager and Gatekeeper are CRDs, but common enough on platform clusters that the
     # certificate and admission analyzers read them when they are installed.
     KindInfo("Certificate", "cert-manager.io", "v1", "certificates", True),
