@@ -8,9 +8,12 @@ so the critic can tell "not read yet" from "read, and it does not exist".
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from typing_extensions import TypedDict
+
+from graph.k8s import evidence_now, is_stale
 
 K8sObject = dict[str, Any]
 
@@ -89,6 +92,7 @@ class EvidenceView:
         self.entities: dict[str, Any] = entities or {}
         self.hypotheses: dict[str, float] = {h["category"]: float(h["score"]) for h in hypotheses or []}
         self._by_kind: dict[str, list[K8sObject]] = {}
+        self._clock: tuple[datetime | None] | None = None
         for key, obj in evidence["objects"].items():
             self._by_kind.setdefault(key.split("/", 1)[0], []).append(obj)
 
@@ -195,7 +199,15 @@ class EvidenceView:
                 and (ident[0], ident[1], "") in wanted
             ):
                 found.append(event)
-        return sorted(found, key=_event_time, reverse=True)
+        # An event from long before the rest of the activity (a one-off warning last week) is
+        # history, not evidence of the current failure.
+        now = self._now()
+        return sorted((e for e in found if not is_stale(e, now)), key=_event_time, reverse=True)
+
+    def _now(self) -> datetime | None:
+        if self._clock is None:
+            self._clock = (evidence_now([*self._by_kind.get("Pod", []), *self._by_kind.get("Event", [])]),)
+        return self._clock[0]
 
     def events(self, namespace: str | None = None, reasons: Iterable[str] | None = None) -> list[K8sObject]:
         """Events of a namespace (all when None), optionally of some reasons, newest first."""

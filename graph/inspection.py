@@ -27,7 +27,7 @@ from graph.evidence import (
     namespace_of,
     object_key,
 )
-from graph.k8s import container_states, is_terminating, unhealthy_score
+from graph.k8s import container_states, evidence_now, is_stale, is_terminating, unhealthy_score
 from graph.schemas import ReadSpec
 from tools.reader import ClusterReader
 from tools.redact import redact_object, redact_text
@@ -265,31 +265,32 @@ def select_focus(
     the paste are all there is to go on.
     """
     pods = view.objs("Pod", namespace)
+    now = evidence_now([*pods, *view.objs("Event", namespace)])
     named_pods = [pod] if pod else []
     named_pods += entities.get("pods") or []
     # A paste of `kubectl get pods` names healthy pods too: the failing one among them leads.
     named = sorted(
         (p for p in pods if name_of(p) in set(named_pods)),
-        key=lambda p: (-unhealthy_score(p), named_pods.index(name_of(p))),
+        key=lambda p: (-unhealthy_score(p, now), named_pods.index(name_of(p))),
     )
     if named:
         worst = named[0]
         return [key_of(p) for p in named[:3]] + [key_of(o) for o in view.owner_chain(worst)]
 
     workloads = _named_workloads(view, namespace, entities, workload)
-    scored = sorted(((unhealthy_score(p), p) for p in pods), key=lambda item: -item[0])
+    scored = sorted(((unhealthy_score(p, now), p) for p in pods), key=lambda item: -item[0])
     focus: list[str] = []
     if workloads:
         for wl in workloads:
             focus.append(key_of(wl))
             owned = [p for p in view.pods_of(wl)] if wl.get("kind") != "Pod" else []
-            owned_scored = sorted(owned, key=lambda p: -unhealthy_score(p))
+            owned_scored = sorted(owned, key=lambda p: -unhealthy_score(p, now))
             focus.extend(key_of(p) for p in owned_scored[:3])
         # A named workload whose own pods are healthy may be failing because of another
         # (a dependency); keep the worst other pods in view behind it.
-        focus.extend(key_of(p) for s, p in scored[:2] if s > 0)
+        focus.extend(key_of(p) for s, p in scored[:2] if s > 0 and not is_stale(p, now))
     else:
-        unhealthy = [p for s, p in scored if s > 0]
+        unhealthy = [p for s, p in scored if s > 0 and not is_stale(p, now)]
         if unhealthy:
             worst_owner = view.workload_of(unhealthy[0])
             same = [p for p in unhealthy if view.workload_of(p) == worst_owner]
@@ -298,7 +299,8 @@ def select_focus(
             focus.extend(key_of(p) for p in unhealthy if key_of(p) not in focus)
         for kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
             for obj in view.objs(kind, namespace):
-                if _workload_degraded(obj) and key_of(obj) not in focus:
+                # A Job that failed long ago is a leftover, not the problem at hand.
+                if _workload_degraded(obj) and not is_stale(obj, now) and key_of(obj) not in focus:
                     focus.append(key_of(obj))
         if not focus and follow_words:
             # Nothing is failing: follow the words of the paste ("the checkout thing") to the

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -156,8 +158,93 @@ _BAD_WAITING = {
 }
 
 
-def unhealthy_score(pod: K8sObject) -> float:
-    """How clearly a pod is failing; 0 for a healthy one. Ranks pods when none was named."""
+def parse_time(value: Any) -> datetime | None:
+    """An API timestamp (``2026-11-27T08:14:00Z``, with or without fractions) as an aware datetime."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def activity_times(obj: K8sObject) -> list[datetime]:
+    """When something last happened to an object: event times, pod/container transitions,
+    job start/completion, creation. What a snapshot says about "when", since it has no clock."""
+    meta = obj.get("metadata") or {}
+    status = obj.get("status") or {}
+    raw: list[Any] = [meta.get("creationTimestamp"), meta.get("deletionTimestamp")]
+    if obj.get("kind") == "Event":
+        series = obj.get("series") or {}
+        said = [obj.get("lastTimestamp"), obj.get("eventTime"), series.get("lastObservedTime")]
+        if any(said):
+            # An event's own times say when it happened; its object may have been re-created since.
+            return [t for t in (parse_time(v) for v in said) if t is not None]
+        raw.append(obj.get("firstTimestamp"))
+    raw += [status.get("startTime"), status.get("completionTime")]
+    for cond in status.get("conditions") or []:
+        raw += [cond.get("lastTransitionTime"), cond.get("lastProbeTime"), cond.get("lastUpdateTime")]
+    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        for holder in (cs.get("state") or {}, cs.get("lastState") or {}):
+            for detail in holder.values():
+                if isinstance(detail, dict):
+                    raw += [detail.get("startedAt"), detail.get("finishedAt")]
+    return [t for t in (parse_time(v) for v in raw) if t is not None]
+
+
+def last_activity(obj: K8sObject) -> datetime | None:
+    times = activity_times(obj)
+    return max(times) if times else None
+
+
+def evidence_now(objs: Iterable[K8sObject]) -> datetime | None:
+    """The newest time seen among ``objs`` (pods and events): "now" for a snapshot."""
+    latest = [t for t in (last_activity(o) for o in objs) if t is not None]
+    return max(latest) if latest else None
+
+
+STALE_AFTER = timedelta(hours=12)
+STALE_FACTOR = 0.1
+"""What a stale failure weighs next to a current one: still visible, never the focus."""
+
+
+def is_terminal(obj: K8sObject) -> bool:
+    """A pod that ended (Failed/Succeeded) or a Job that finished: its state no longer changes,
+    so its age says whether it belongs to the current problem."""
+    status = obj.get("status") or {}
+    if obj.get("kind") == "Job":
+        return any(
+            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        )
+    return status.get("phase") in ("Failed", "Succeeded")
+
+
+def is_stale(obj: K8sObject, now: datetime | None) -> bool:
+    """Whether a finished pod/Job or an event last did anything long before ``now``.
+
+    A Pending or crashlooping pod is never stale: its failure is still going on, however old.
+    """
+    if now is None or (obj.get("kind") != "Event" and not is_terminal(obj)):
+        return False
+    last = last_activity(obj)
+    return last is not None and now - last > STALE_AFTER
+
+
+def staleness_factor(obj: K8sObject, now: datetime | None) -> float:
+    return STALE_FACTOR if is_stale(obj, now) else 1.0
+
+
+def unhealthy_score(pod: K8sObject, now: datetime | None = None) -> float:
+    """How clearly a pod is failing; 0 for a healthy one. Ranks pods when none was named.
+
+    With ``now`` (see :func:`evidence_now`), a pod that failed long before it (an old Evicted
+    pod left behind) weighs a tenth: leftovers must not outrank the current failure.
+    """
+    return _unhealthy_score(pod) * staleness_factor(pod, now)
+
+
+def _unhealthy_score(pod: K8sObject) -> float:
     status = pod.get("status") or {}
     phase = status.get("phase")
     score = 0.0

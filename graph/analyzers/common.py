@@ -5,10 +5,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from graph.analyzers.base import Fact, Finding
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
-from graph.k8s import ContainerState, container_states
+from graph.k8s import ContainerState, container_states, evidence_now, is_stale, last_activity
 from graph.schemas import ReadSpec
 
 
@@ -148,6 +149,29 @@ def outside_focus(view: EvidenceView, pod: K8sObject) -> bool:
         return False
     workload = view.workload_of(pod)
     return all(view.workload_of(p) != workload for p in focus)
+
+
+def view_now(view: EvidenceView) -> datetime | None:
+    """The evidence's "now": the newest pod or event time of the namespace (snapshots have no clock)."""
+    return evidence_now([*view.objs("Pod", view.namespace), *view.objs("Event", view.namespace)])
+
+
+STALE_SCORE = 0.3
+"""Cap for a finding about a leftover (a pod evicted or failed long before the rest of the activity)."""
+
+
+def stale_note(obj: K8sObject, now: datetime | None) -> str | None:
+    """``"old ... not the current problem"`` wording for an object :func:`graph.k8s.is_stale` flags."""
+    if not is_stale(obj, now):
+        return None
+    last = last_activity(obj)
+    assert now is not None and last is not None, "is_stale needs both times"
+    hours = int((now - last).total_seconds() // 3600)
+    age = f"{hours // 24} day(s)" if hours >= 48 else f"{hours} hour(s)"
+    return (
+        f"this is old: its last activity ({last:%Y-%m-%dT%H:%M:%SZ}) is {age} before the newest activity in "
+        "the namespace, so it is a leftover, not the current problem"
+    )
 
 
 def namespace_guessed(view: EvidenceView) -> bool:

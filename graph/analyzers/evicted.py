@@ -13,15 +13,18 @@ from decimal import Decimal
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
 from graph.analyzers.common import (
+    STALE_SCORE,
     candidate_pods,
     outside_focus,
     pasted_line,
+    stale_note,
     template_prefix,
     text_only_finding,
+    view_now,
     workload_ref,
 )
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
-from graph.k8s import format_bytes, node_condition, parse_quantity, pod_spec
+from graph.k8s import format_bytes, is_stale, node_condition, parse_quantity, pod_spec
 from graph.schemas import ReadSpec
 
 _POD_LIMIT = re.compile(
@@ -72,7 +75,9 @@ class EvictedAnalyzer(Analyzer):
 
     def plan(self, view: EvidenceView) -> list[ReadSpec]:
         specs = []
-        for pod, message, _ in self._victims(view)[:1]:
+        now = view_now(view)
+        current = [v for v in self._victims(view) if not is_stale(v[0], now)]
+        for pod, message, _ in current[:1]:
             node = (pod.get("spec") or {}).get("nodeName")
             if node and (_NODE_LOW.search(message) or _NODE_CONDITION.search(message)):
                 specs.append(
@@ -81,10 +86,13 @@ class EvictedAnalyzer(Analyzer):
         return [s for s in specs if not view.was_read(s.key())]
 
     def analyze(self, view: EvidenceView) -> Finding | None:
-        victims = self._victims(view)
+        now = view_now(view)
+        # A current eviction leads; one from long before the rest of the activity is a leftover.
+        victims = sorted(self._victims(view), key=lambda v: is_stale(v[0], now))
         if not victims:
             return self._from_text(view)
         pod, message, event = victims[0]
+        stale = stale_note(pod, now)
         ns, pod_name = namespace_of(pod), name_of(pod)
         target = workload_ref(view, pod)
         same = [v for v in victims if workload_ref(view, v[0]) == target]
@@ -214,6 +222,12 @@ class EvictedAnalyzer(Analyzer):
         fixes.append(f"kubectl delete pods{ns_flag(ns)} --field-selector=status.phase=Failed")
         if outside_focus(view, pod):
             score = min(score, 0.6)
+        if stale:
+            # Asked about evictions, an old one is still the answer (weakly); otherwise it must not
+            # outrank even "nothing found" (Unknown's 0.05).
+            score = min(score, STALE_SCORE if view.suspects(self.category) else 0.04)
+            cause = f"Old evictions, not the current problem: {cause[0].lower()}{cause[1:]} ({stale})"
+            facts.append(Fact(f"pod {pod_name}: {stale}", src_obj(pod, "status")))
         return Finding(
             category=self.category,
             score=score,
