@@ -13,20 +13,23 @@ from langgraph.runtime import Runtime
 
 from graph.analyzers import ANALYZERS
 from graph.context import Context, resolve
-from graph.evidence import Evidence, EvidenceView, empty_evidence, key_of, namespace_of
+from graph.entities import Entities
+from graph.evidence import Evidence, EvidenceView, K8sObject, empty_evidence, key_of, name_of, namespace_of
 from graph.inspection import (
+    WORKLOAD_KINDS,
     as_specs,
     execute,
     find_pod_reads,
     focus_reads,
     mentioned_pods,
+    name_tokens,
     namespace_reads,
     pod_namespace_from_reads,
     record_focus,
     select_focus,
     workload_reads,
 )
-from graph.k8s import unhealthy_score
+from graph.k8s import evidence_now, unhealthy_score
 from graph.nodes.timing import timed
 from graph.schemas import ReadSpec
 from graph.state import State
@@ -74,7 +77,13 @@ def _first_pass(state: State, reader: ClusterReader, ctx: Context) -> Evidence:
             evidence,
             budget,
         )
-        namespace = _worst_namespace(_view(state, evidence))
+        namespace = _worst_namespace(_view(state, evidence), state.get("workload"))
+        if namespace is None or not _names_matched(_view(state, evidence), state.get("workload")):
+            # The named workload may have no pods at all (a ReplicaSet denied them): find it by name.
+            lookups = _named_workload_lookups(entities, state.get("workload"))
+            budget -= execute(reader, lookups, evidence, min(budget, 2))
+            found = _found_workload_namespace(_view(state, evidence), lookups)
+            namespace = found or namespace
     evidence["namespace"] = namespace
     if namespace:
         budget -= execute(
@@ -107,28 +116,84 @@ def _ordered(specs: list[ReadSpec], view: EvidenceView) -> list[ReadSpec]:
     return list(unique.values())
 
 
-def _worst_namespace(view: EvidenceView) -> str | None:
-    """With no namespace given: the namespace of the failing pods the paste points at.
+def _paste_names(view: EvidenceView, workload: str | None) -> list[str]:
+    """Object names the paste gives: prose names and named workloads (``deployment/x`` -> ``x``)."""
+    names = list(view.entities.get("names") or [])
+    for item in [*(view.entities.get("workloads") or []), *([workload] if workload else [])]:
+        names.append(str(item).rpartition("/")[2])
+    return [n for n in dict.fromkeys(names) if n]
 
-    Failing pods count most; a pod whose workload shares a word with the paste wins among
-    them, and when nothing fails at all, the namespace of the workload the paste names.
+
+def _named_by(pod: K8sObject, names: list[str]) -> bool:
+    """Whether a pod belongs to a name the paste gives (``orders-api`` -> ``orders-api-7d9f-x2k``)."""
+    pod_name = str((pod.get("metadata") or {}).get("name", ""))
+    return any(pod_name == n or pod_name.startswith(f"{n}-") for n in names)
+
+
+def _names_matched(view: EvidenceView, workload: str | None) -> bool:
+    names = _paste_names(view, workload)
+    return not names or any(_named_by(p, names) for p in view.objs("Pod"))
+
+
+def _worst_namespace(view: EvidenceView, workload: str | None = None) -> str | None:
+    """With no namespace given: the namespace of the pods the paste points at.
+
+    Pods of a name the paste gives win outright (a Pending replica of the named Deployment
+    beats a crashlooping pod of an unrelated one elsewhere); then failing pods whose workload
+    shares a word with the paste; then the worst failing pod, system namespaces last. Pods
+    that ended long before the newest activity (old Evicted pods) weigh a tenth. When nothing
+    fails at all, the namespace of the workload the paste names.
     """
-    names = set(view.entities.get("names") or [])
-    best: tuple[float, str | None] = (0.0, None)
-    for pod in view.objs("Pod"):
-        score = unhealthy_score(pod)
+    names = _paste_names(view, workload)
+    pods = view.objs("Pod")
+    now = evidence_now(pods)
+    worded = {key_of(p) for p in mentioned_pods(view, None, view.entities)}  # type: ignore[arg-type]
+    words = {str(w).lower() for w in view.entities.get("words") or []}
+    best: tuple[int, float, str | None] = (0, 0.0, None)
+    for pod in pods:
+        score = unhealthy_score(pod, now)
         meta = pod.get("metadata") or {}
-        if any(str(meta.get("name", "")).startswith(n) for n in names):
-            score += 10
+        owner = view.workload_of(pod)
+        shares_word = key_of(pod) in worded or bool(name_tokens(owner[1] if owner else "") & words)
+        level = 2 if _named_by(pod, names) else (1 if score > 0 and shares_word else 0)
         if score > 0 and meta.get("namespace") not in _SYSTEM_NAMESPACES:
             score += 0.5
-        if score > best[0]:
-            best = (score, meta.get("namespace"))
-    if best[1] is None:
+        if level == 0 and score <= 0:
+            continue
+        if (level, score) > best[:2]:
+            best = (level, score, meta.get("namespace"))
+    if best[2] is None:
         mentioned = mentioned_pods(view, None, view.entities)  # type: ignore[arg-type]
         if mentioned:
             return namespace_of(mentioned[0])
-    return best[1]
+    return best[2]
+
+
+def _named_workload_lookups(entities: Entities, workload: str | None) -> list[ReadSpec]:
+    """Cluster-wide by-name lists (one object each) of the workloads the paste names with a kind."""
+    specs: list[ReadSpec] = []
+    for item in [*([workload] if workload else []), *(entities.get("workloads") or [])]:
+        kind_word, slash, name = str(item).partition("/")
+        kind = WORKLOAD_KINDS.get(kind_word.lower().rstrip("s")) if slash else None
+        if kind and name:
+            specs.append(
+                ReadSpec(
+                    verb="list",
+                    kind=kind,
+                    field_selector=f"metadata.name={name}",
+                    why="find the namespace of the named workload",
+                )
+            )
+    return list({spec.key(): spec for spec in specs}.values())[:2]
+
+
+def _found_workload_namespace(view: EvidenceView, lookups: list[ReadSpec]) -> str | None:
+    for spec in lookups:
+        name = (spec.field_selector or "").partition("=")[2]
+        for obj in view.objs(spec.kind):
+            if name_of(obj) == name and namespace_of(obj):
+                return namespace_of(obj)
+    return None
 
 
 _SYSTEM_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease"}
