@@ -335,3 +335,22 @@ def test_a_crash_on_rejected_credentials_names_the_secret_not_a_missing_env_var(
     assert finding.root_cause_id == "crashloop.credentials-rejected"
     assert "Secret worker-redis via envFrom" in finding.root_cause
     assert any("kubectl patch secret worker-redis -n acme" in c for c in finding.fix_commands)
+
+
+@pytest.mark.parametrize(("in_focus", "capped"), [(True, False), (False, True)])
+def test_a_crashloop_outside_the_focus_is_capped(in_focus: bool, capped: bool) -> None:
+    crashing = _pod([{"name": "worker", "image": "acme/worker:1"}], {"reason": "Error", "exitCode": 1})
+    pending: K8sObject = {
+        "kind": "Pod",
+        "metadata": {
+            "name": "ledger-6c8d9f7b5a-w2j9s",
+            "namespace": NS,
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "ledger-6c8d9f7b5a", "controller": True}],
+        },
+        "spec": {"containers": [{"name": "ledger"}]},
+        "status": {"phase": "Pending"},
+    }
+    view = _view([crashing, pending] if in_focus else [pending, crashing], "panic: boom")
+    finding = CrashLoopBackOffAnalyzer().analyze(view)
+    assert finding is not None
+    assert (finding.score <= 0.6) is capped

@@ -28,6 +28,7 @@ from graph.analyzers.volumemount import VolumeMountFailureAnalyzer
 from graph.builder import graph
 from graph.context import Context, Deps
 from graph.evidence import EvidenceView, K8sObject, empty_evidence, key_of, log_key
+from graph.k8s import evidence_now, is_stale, unhealthy_score
 from graph.safety import unsafe_reason
 from graph.schemas import ReadSpec
 from tools.snapshot import SnapshotReader
@@ -1601,3 +1602,135 @@ def test_a_secret_that_exists_only_in_another_namespace_is_named_and_copied() ->
     )
     assert "kubectl get secret stripe -n payments-shared -o json" in fixes_of(finding)
     assert f"kubectl apply -n {NS} -f -" in fixes_of(finding)
+
+
+# --- leftovers: what ended long before the rest of the activity is not the current problem ---
+
+_NOW = "2026-11-27T08:00:00Z"
+
+
+def _evicted_at(name: str, when: str) -> K8sObject:
+    return pod(
+        name,
+        statuses=[
+            {
+                "name": "api",
+                "ready": False,
+                "restartCount": 0,
+                "state": {"terminated": {"reason": "Error", "exitCode": 137, "finishedAt": when}},
+            }
+        ],
+        phase="Failed",
+        status={
+            "reason": "Evicted",
+            "message": "The node was low on resource: memory. Threshold quantity: 100Mi, available: 71124Ki. ",
+            "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": when}],
+        },
+    )
+
+
+def _active_pod(name: str = "web-5c7d8b9f6-abcde") -> K8sObject:
+    started = {"name": "api", "ready": True, "restartCount": 0, "state": {"running": {"startedAt": _NOW}}}
+    return pod(name, statuses=[started], status={"startTime": _NOW})
+
+
+@pytest.mark.parametrize(
+    ("obj", "stale"),
+    [
+        (_evicted_at("api-6d4f9c7b8-old01", "2026-11-20T04:39:00Z"), True),
+        (_evicted_at("api-6d4f9c7b8-new01", "2026-11-27T07:40:00Z"), False),
+        # Still going on, however old: a pod Pending since last week is the current problem.
+        (
+            pod(
+                "api-6d4f9c7b8-pend1",
+                phase="Pending",
+                status={
+                    "conditions": [
+                        {
+                            "type": "PodScheduled",
+                            "status": "False",
+                            "lastTransitionTime": "2026-11-20T00:00:00Z",
+                        }
+                    ]
+                },
+            ),
+            False,
+        ),
+        ({**event("Unhealthy", "Readiness probe failed"), "lastTimestamp": "2026-11-25T10:01:00Z"}, True),
+        ({**event("Unhealthy", "Readiness probe failed"), "lastTimestamp": "2026-11-27T07:59:00Z"}, False),
+        (
+            {
+                "kind": "Job",
+                "metadata": _meta("report-1"),
+                "status": {
+                    "conditions": [
+                        {"type": "Failed", "status": "True", "lastTransitionTime": "2026-11-19T02:00:00Z"}
+                    ]
+                },
+            },
+            True,
+        ),
+    ],
+)
+def test_staleness_of_finished_pods_jobs_and_events(obj: K8sObject, stale: bool) -> None:
+    now = evidence_now([_active_pod()])
+    assert is_stale(obj, now) is stale
+    if obj.get("kind") == "Pod":
+        assert (unhealthy_score(obj, now) < unhealthy_score(obj)) is stale
+
+
+def test_evidence_now_uses_an_events_own_time_not_its_object_creation() -> None:
+    old = {
+        **event("Unhealthy", "Readiness probe failed"),
+        "lastTimestamp": "2026-11-25T10:01:00Z",
+        "metadata": {**_meta("x.1"), "creationTimestamp": "2026-11-27T07:15:00Z"},
+    }
+    assert str(evidence_now([old])) == "2026-11-25 10:01:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("paste", "category", "max_score"),
+    [
+        # Not asked about evictions: an old one must not beat "nothing found".
+        ("checkout is sometimes slow since yesterday", "Unknown", 0.05),
+        # Asked about them: the old eviction is still the (weak) answer, and says it is old.
+        ("why was api evicted?", "Evicted", 0.3),
+    ],
+)
+def test_an_old_eviction_is_a_leftover_not_the_current_problem(
+    paste: str, category: str, max_score: float
+) -> None:
+    evidence = empty_evidence(NS)
+    for obj in (_evicted_at(POD, "2026-11-19T10:00:00Z"), _active_pod(), DEPLOYMENT):
+        evidence["objects"][key_of(obj)] = obj
+    hypotheses = [{"category": "Evicted", "score": 0.8}] if "evicted" in paste else []
+    view = EvidenceView(evidence, paste, {}, hypotheses)
+    findings = run_analyzers(view)
+    assert findings[0].category == category
+    evicted = next(f for f in findings if f.category == "Evicted")
+    assert evicted.score <= max_score
+    assert "not the current problem" in text_of(evicted)
+    assert EvictedAnalyzer().plan(view) == [], "no node read for an old eviction"
+
+
+def test_a_current_eviction_leads_over_an_old_one() -> None:
+    old = _evicted_at("api-6d4f9c7b8-old01", "2026-11-19T10:00:00Z")
+    new = _evicted_at("api-6d4f9c7b8-new01", "2026-11-27T07:50:00Z")
+    finding = analyze(EvictedAnalyzer(), view_of([old, new, DEPLOYMENT]))
+    assert "api-6d4f9c7b8-new01" in finding.root_cause
+    assert finding.score >= 0.9
+    assert "not the current problem" not in finding.root_cause
+
+
+def test_an_old_warning_event_is_not_evidence() -> None:
+    probe_failed = {
+        **event(
+            "Unhealthy", "Readiness probe failed: connect: connection refused", field="spec.containers{api}"
+        ),
+        "lastTimestamp": "2026-11-25T10:01:00Z",
+        "count": 1,
+    }
+    healthy = pod(statuses=[running()], status={"startTime": "2026-11-25T10:00:00Z"})
+    view = view_of([healthy, probe_failed, _active_pod()])
+    assert view.events_for(healthy) == []
+    assert ProbeFailureAnalyzer().analyze(view) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,97 @@ def test_finalize_puts_the_diagnosed_categorys_runbook_first() -> None:
     runbooks = out["diagnosis"]["runbooks"]
     assert runbooks[0]["id"] == "oomkilled" and runbooks[0]["score"] >= runbooks[1]["score"]
     assert out["diagnosis"]["fingerprint"]
+
+
+# --- no namespace given: the paste's names beat failing leftovers elsewhere ---
+
+
+def _ns_pod(ns: str, name: str, state: str, when: str = "2026-11-27T08:00:00Z") -> dict[str, Any]:
+    rs = name.rsplit("-", 1)[0]
+    status: dict[str, Any] = {"phase": "Running", "startTime": when}
+    if state == "crashloop":
+        status["containerStatuses"] = [
+            {
+                "name": "app",
+                "ready": False,
+                "restartCount": 40,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": when}},
+            }
+        ]
+    elif state == "pending":
+        status = {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "lastTransitionTime": when,
+                }
+            ],
+        }
+    elif state == "evicted":
+        status = {
+            "phase": "Failed",
+            "reason": "Evicted",
+            "message": "The node was low on resource: memory.",
+            "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": when}],
+        }
+    else:
+        status["containerStatuses"] = [
+            {"name": "app", "ready": True, "restartCount": 0, "state": {"running": {"startedAt": when}}}
+        ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "uid": f"uid-{name}",
+            "ownerReferences": [{"kind": "ReplicaSet", "name": rs, "controller": True, "uid": f"uid-{rs}"}],
+        },
+        "spec": {"containers": [{"name": "app", "image": "registry.example.com/app:1"}]},
+        "status": status,
+    }
+
+
+_DECOYS = [
+    _ns_pod("team-x-dev", "collector-test-3de5e4b2ff-3274c", "crashloop"),
+    _ns_pod("kube-system", "cni-agent-7f9d8-q8z4m", "crashloop"),
+    _ns_pod("risk", "ledger-writer-6c8d9f7b5a-fz8qd", "running"),
+    _ns_pod("risk", "ledger-writer-6c8d9f7b5a-w2j9s", "pending"),
+    _ns_pod("shop", "frontend-9d7e3bb8e0-a85fa", "evicted", when="2026-11-19T10:12:00Z"),
+    _ns_pod("shop", "frontend-9d7e3bb8e0-b4050", "running"),
+    {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "gateway", "namespace": "observability", "uid": "uid-gateway"},
+        "spec": {"replicas": 2},
+        "status": {},
+    },
+]
+
+
+@pytest.mark.parametrize(
+    ("paste", "workload", "namespace"),
+    [
+        # A Pending replica of the named workload beats a crashlooping pod elsewhere.
+        ("ledger-writer was scaled to 3 and the third replica is Pending", None, "risk"),
+        # A named workload with no pods at all is found by name, not by the worst pod.
+        ("deployment/gateway has 0 pods since it was applied", None, "observability"),
+        ("it has 0 pods since it was applied", "deployment/gateway", "observability"),
+        # Nothing named: the worst current failure, user namespaces before system ones,
+        # and never an eviction from last week.
+        ("something is crashing", None, "team-x-dev"),
+    ],
+)
+def test_inspect_cluster_guesses_the_namespace_the_paste_points_at(
+    tmp_path: Path, paste: str, workload: str | None, namespace: str
+) -> None:
+    (tmp_path / "cluster.json").write_text(json.dumps({"kind": "List", "items": _DECOYS}))
+    reader = SnapshotReader(tmp_path)
+    state: dict[str, Any] = classify({"error_message": paste, "workload": workload}, runtime(reader))
+    state["workload"] = workload
+    out = inspect_cluster(state, runtime(reader))  # type: ignore[arg-type]
+    assert out["evidence"]["namespace"] == namespace

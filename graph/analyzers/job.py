@@ -13,9 +13,9 @@ import re
 from datetime import datetime
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_log, src_obj
-from graph.analyzers.common import error_lines
+from graph.analyzers.common import error_lines, view_now
 from graph.evidence import EvidenceView, K8sObject, name_of, namespace_of
-from graph.k8s import container_states, pod_spec
+from graph.k8s import container_states, is_stale, pod_spec
 from graph.schemas import ReadSpec
 
 _FAILED_REASONS = ("BackoffLimitExceeded", "DeadlineExceeded", "PodFailurePolicy", "MaxFailedIndexesExceeded")
@@ -137,7 +137,11 @@ def find_job(view: EvidenceView) -> K8sObject | None:
         for owner in view.owner_chain(pod):
             if owner.get("kind") == "Job":
                 return owner
-    failed = sorted((j for j in jobs if _failed_condition(j)), key=_creation, reverse=True)
+    # A Job that failed long before the rest of the activity is a leftover unless it is named.
+    now = view_now(view)
+    failed = sorted(
+        (j for j in jobs if _failed_condition(j) and not is_stale(j, now)), key=_creation, reverse=True
+    )
     return failed[0] if failed else None
 
 
