@@ -46,7 +46,7 @@ _NOISY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
 class _CompactCache:
-    """Compacted, redacted objects by (kind, uid, resourceVersion), least recently used out.
+    """Compacted, redacted objects by (source, kind, uid, resourceVersion), least recently used out.
 
     The API bumps resourceVersion on every change, so an entry can never be stale; a
     long-running service reads the same unchanged objects diagnosis after diagnosis, and
@@ -55,17 +55,17 @@ class _CompactCache:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[tuple[str, str, str], K8sObject] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str, str, str], K8sObject] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str, str]) -> K8sObject | None:
+    def get(self, key: tuple[str, str, str, str]) -> K8sObject | None:
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
             return found
 
-    def put(self, key: tuple[str, str, str], obj: K8sObject) -> None:
+    def put(self, key: tuple[str, str, str, str], obj: K8sObject) -> None:
         with self._lock:
             self._items[key] = obj
             if len(self._items) > self._size:
@@ -75,14 +75,17 @@ class _CompactCache:
 _CACHE = _CompactCache(8192)
 
 
-def compact(obj: K8sObject) -> K8sObject:
+def compact(obj: K8sObject, source: str = "") -> K8sObject:
     """Drop what no diagnosis reads (managedFields, last-applied copies), then redact.
 
-    Callers must treat the result as read-only: it may be shared with other diagnoses.
+    ``source`` names the cluster the object came from (the reader's description): uid and
+    resourceVersion are unique within one cluster only, and snapshots of different clusters
+    may repeat them. Callers must treat the result as read-only: it may be shared with other
+    diagnoses.
     """
     meta = obj.get("metadata") or {}
     uid, version = meta.get("uid"), meta.get("resourceVersion")
-    key = (str(obj.get("kind", "")), str(uid), str(version)) if uid and version else None
+    key = (source, str(obj.get("kind", "")), str(uid), str(version)) if uid and version else None
     if key is not None and (cached := _CACHE.get(key)) is not None:
         return cached
     meta = dict(meta)
@@ -152,7 +155,9 @@ def _perform(reader: ClusterReader, spec: ReadSpec, evidence: Evidence) -> tuple
         assert spec.name, "a get names the object"
         got = reader.get(spec.kind, spec.name, spec.namespace)
         if got.ok and got.data is not None:
-            obj = compact(got.data if "kind" in got.data else {**got.data, "kind": spec.kind})
+            obj = compact(
+                got.data if "kind" in got.data else {**got.data, "kind": spec.kind}, reader.description
+            )
             evidence["objects"][key_of(obj)] = obj
             return "ok", None
         # A 404 is an answer (the object does not exist), not missing data.
@@ -168,7 +173,7 @@ def _perform(reader: ClusterReader, spec: ReadSpec, evidence: Evidence) -> tuple
     )
     if listed.ok and listed.data is not None:
         for item in listed.data:
-            obj = compact(item if "kind" in item else {**item, "kind": spec.kind})
+            obj = compact(item if "kind" in item else {**item, "kind": spec.kind}, reader.description)
             evidence["objects"][key_of(obj)] = obj
         return ("ok" if listed.data else "no_data"), None
     return listed.status.value, listed.explain()

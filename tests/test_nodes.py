@@ -247,3 +247,17 @@ def test_inspect_cluster_guesses_the_namespace_the_paste_points_at(
     state["workload"] = workload
     out = inspect_cluster(state, runtime(reader))  # type: ignore[arg-type]
     assert out["evidence"]["namespace"] == namespace
+
+
+@pytest.mark.parametrize(("same_source", "reused"), [(True, True), (False, False)])
+def test_compacted_objects_are_reused_only_within_one_cluster_source(same_source: bool, reused: bool) -> None:
+    from graph.inspection import compact
+
+    def node(pressure: str) -> dict[str, Any]:
+        meta = {"name": "node-a", "uid": "uid-node-a-compact-test", "resourceVersion": "42"}
+        return {"kind": "Node", "metadata": meta, "status": {"conditions": [{"type": pressure}]}}
+
+    first = compact(node("MemoryPressure"), "snapshot:/one")
+    second = compact(node("DiskPressure"), "snapshot:/one" if same_source else "snapshot:/two")
+    assert (second is first) is reused
+    assert second["status"]["conditions"][0]["type"] == ("MemoryPressure" if reused else "DiskPressure")
