@@ -1440,6 +1440,11 @@ _GH_ACTIONS_LOCK = """2026-11-27T07:52:12.8810230Z Acquiring state lock. This ma
             f"[07:53:13] \x1b[31m{line.split('Z ', 1)[1]}" if "Z " in line else line
             for line in _GH_ACTIONS_LOCK.splitlines()
         ),
+        # Google Cloud Build: 'Step #2 - "tf-apply": ' before each line.
+        "\n".join(
+            f'Step #2 - "tf-apply": {line.split("Z ", 1)[1]}' if "Z " in line else line
+            for line in _GH_ACTIONS_LOCK.splitlines()
+        ),
     ],
 )
 def test_lock_info_is_parsed_under_ci_line_prefixes(text: str) -> None:

@@ -25,11 +25,12 @@ _LOCK_ERROR = re.compile(
 # Lines of the Lock Info block, with or without the "│ " frame Terraform draws around errors.
 _FIELD = re.compile(r"^[\s│|]*(ID|Path|Operation|Who|Version|Created|Info):[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 # What CI systems and terminals put before each line of Terraform's output: timestamps (GitHub
-# Actions raw logs, GitLab, Jenkins timestamper), workflow commands (##[error]), colour codes and
-# the box Terraform draws around diagnostics.
+# Actions raw logs, GitLab, Jenkins timestamper), workflow commands (##[error]), Google Cloud
+# Build step labels ('Step #2 - "tf-apply": '), colour codes and the box Terraform draws around diagnostics.
 _LINE_PREFIX = re.compile(
     r"^(?:\x1b\[[0-9;]*[A-Za-z]|[ \t]*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?[ \t]?"
-    r"|[ \t]*\[\d{2}:\d{2}:\d{2}(?:\.\d+)?\][ \t]?|[ \t]*##\[\w+\][ \t]?|[ \t]*[│╷╵|][ \t]?)+",
+    r"|[ \t]*\[\d{2}:\d{2}:\d{2}(?:\.\d+)?\][ \t]?|[ \t]*##\[\w+\][ \t]?|[ \t]*[│╷╵|][ \t]?"
+    r'|[ \t]*Step #\d+(?: - "[^"\n]*")?:[ \t]?)+',
     re.MULTILINE,
 )
 _INLINE_ID = re.compile(r"\(lock ID: \"([^\"]+)\"\)")
