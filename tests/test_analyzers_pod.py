@@ -17,11 +17,11 @@ from evals.cases import load_case
 from evals.scoring import score
 from graph.analysis import run_analyzers
 from graph.analyzers.base import Analyzer, Fact, Finding
-from graph.analyzers.common import similar_names
+from graph.analyzers.common import clip, similar_names
 from graph.analyzers.createcontainer import CreateContainerErrorAnalyzer
 from graph.analyzers.createcontainerconfig import CreateContainerConfigErrorAnalyzer
 from graph.analyzers.evicted import EvictedAnalyzer
-from graph.analyzers.imagepull import ImagePullBackOffAnalyzer, split_image
+from graph.analyzers.imagepull import ImagePullBackOffAnalyzer, node_identity, split_image
 from graph.analyzers.initcontainer import InitContainerFailureAnalyzer
 from graph.analyzers.probe import ProbeFailureAnalyzer, listening_ports
 from graph.analyzers.volumemount import VolumeMountFailureAnalyzer
@@ -1734,3 +1734,56 @@ def test_an_old_warning_event_is_not_evidence() -> None:
     view = view_of([healthy, probe_failed, _active_pod()])
     assert view.events_for(healthy) == []
     assert ProbeFailureAnalyzer().analyze(view) is None
+
+
+@pytest.mark.parametrize(
+    ("image", "grant"),
+    [
+        (
+            "europe-west3-docker.pkg.dev/shared-artifacts/catalog/sync:1.9.0",
+            "gcloud artifacts repositories add-iam-policy-binding catalog --project=shared-artifacts "
+            "--location=europe-west3",
+        ),
+        ("eu.gcr.io/legacy-project/api:2", "gcloud projects add-iam-policy-binding legacy-project"),
+        ("123456789012.dkr.ecr.eu-central-1.amazonaws.com/team/api:2", "AmazonEC2ContainerRegistryReadOnly"),
+        ("acmeprod.azurecr.io/api:2", "--attach-acr acmeprod"),
+        ("ghcr.io/acme/api:2", None),
+    ],
+)
+def test_cloud_registries_are_granted_to_the_node_identity(image: str, grant: str | None) -> None:
+    identity = node_identity(*split_image(image)[:2])
+    assert (identity is None) is (grant is None)
+    if identity is not None and grant is not None:
+        assert grant in identity[1]
+        assert unsafe_reason(identity[1]) is None
+
+
+def test_a_403_from_a_cloud_registry_without_pull_secret_grants_the_node_identity() -> None:
+    image = "europe-west3-docker.pkg.dev/shared-artifacts/catalog/sync:1.9.0"
+    message = (
+        f'Failed to pull image "{image}": failed to pull and unpack image "{image}": failed to resolve reference '
+        f'"{image}": failed to authorize: failed to fetch oauth token: unexpected status from GET request to '
+        "https://europe-west3-docker.pkg.dev/v2/token?scope=repository%3Ashared-artifacts%2Fcatalog%2Fsync%3Apull"
+        "&service=europe-west3-docker.pkg.dev: 403 Forbidden"
+    )
+    stuck = pod(
+        containers=[container(image=image)],
+        statuses=[waiting("ImagePullBackOff", f"Back-off pulling {image}")],
+    )
+    finding = analyze(
+        ImagePullBackOffAnalyzer(),
+        view_of([stuck, DEPLOYMENT, event("Failed", message, field="spec.containers{api}")]),
+    )
+    assert "403 Forbidden" in text_of(finding), "the decisive status at the end of a long message is kept"
+    assert "roles/artifactregistry.reader" in finding.fix_commands[0]
+    assert "shared-artifacts" in finding.root_cause
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "kept"),
+    [("short", 300, ["short"]), ("a" * 400 + " 403 Forbidden", 300, ["aaa", "403 Forbidden", " … "])],
+)
+def test_clip_keeps_both_ends(text: str, limit: int, kept: list[str]) -> None:
+    clipped = clip(text, limit)
+    assert len(clipped) <= limit
+    assert all(k in clipped for k in kept)

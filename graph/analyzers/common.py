@@ -174,6 +174,16 @@ def stale_note(obj: K8sObject, now: datetime | None) -> str | None:
     )
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters in the middle: error chains put the decisive
+    status (``403 Forbidden``) last and the context first, so both ends are kept."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    tail = max(limit // 3, 40)
+    return f"{text[: limit - tail - 3].rstrip()} … {text[-tail:].lstrip()}"
+
+
 def namespace_guessed(view: EvidenceView) -> bool:
     """Whether the namespace under diagnosis was inferred rather than given.
 

@@ -13,6 +13,7 @@ import re
 
 from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_event, src_obj
 from graph.analyzers.common import (
+    clip,
     container_json_path,
     failing_containers,
     in_pod_template,
@@ -77,6 +78,45 @@ _SUBCAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
+
+
+_ARTIFACT_REGISTRY = re.compile(r"^([a-z0-9-]+)-docker\.pkg\.dev$")
+_GCR = re.compile(r"^(?:[a-z]+\.)?gcr\.io$")
+_ECR = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
+_ACR = re.compile(r"^([a-z0-9]+)\.azurecr\.io$")
+
+
+def node_identity(registry: str, repo: str) -> tuple[str, str] | None:
+    """For a cloud registry that authenticates the node itself (no pull secret needed): who pulls,
+    and the read-only grant that lets it, naming the registry's own project/account/name."""
+    parts = repo.split("/")
+    if found := _ARTIFACT_REGISTRY.match(registry):
+        project, repository = parts[0], parts[1] if len(parts) > 2 else "<repository>"
+        return (
+            f"the node pool's service account (Artifact Registry project {project})",
+            f"gcloud artifacts repositories add-iam-policy-binding {repository} --project={project} "
+            f"--location={found.group(1)} --member=serviceAccount:<node-service-account> "
+            "--role=roles/artifactregistry.reader",
+        )
+    if _GCR.match(registry):
+        return (
+            f"the node pool's service account (project {parts[0]})",
+            f"gcloud projects add-iam-policy-binding {parts[0]} --member=serviceAccount:<node-service-account> "
+            "--role=roles/artifactregistry.reader",
+        )
+    if found := _ECR.match(registry):
+        return (
+            f"the node instance role (ECR account {found.group(1)}, region {found.group(2)})",
+            "aws iam attach-role-policy --role-name <node-instance-role> "
+            "--policy-arn arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
+            f"  # cross-account: also allow the role in the repository policy of {parts[0]} in {found.group(1)}",
+        )
+    if found := _ACR.match(registry):
+        return (
+            f"the cluster's kubelet identity (registry {found.group(1)})",
+            f"az aks update --name <cluster> --resource-group <resource-group> --attach-acr {found.group(1)}",
+        )
+    return None
 
 
 def _pulling(c: ContainerState) -> bool:
@@ -207,11 +247,12 @@ class ImagePullBackOffAnalyzer(Analyzer):
             )
         ]
         if event is not None:
-            facts.append(Fact(message[:500], src_event(event)))
+            facts.append(Fact(clip(message, 500), src_event(event)))
         elif message and message != state.waiting_reason:
             facts.append(
                 Fact(
-                    message[:500], src_obj(pod, f"status.{status_field}[{state.name}].state.waiting.message")
+                    clip(message, 500),
+                    src_obj(pod, f"status.{status_field}[{state.name}].state.waiting.message"),
                 )
             )
         same = [p for p, s in hits if s.name == state.name and workload_ref(view, p) == target]
@@ -251,6 +292,12 @@ class ImagePullBackOffAnalyzer(Analyzer):
             cause = f"The image {image} cannot be pulled for {where}: registry {registry} {denied} — {secrets_note}."
             if sub == "access-denied":
                 cause = cause[:-1] + f"; or the repository {repo} does not exist under that name."
+            identity = node_identity(registry, repo) if not secrets else None
+            if identity is not None:
+                # No pull secret: the kubelet pulls with the node's cloud identity, and that is what lacks access.
+                who, grant = identity
+                cause = cause[:-1] + f"; so the kubelet pulls with {who}, which lacks read access to it."
+                fixes.append(grant)
             fixes += self._auth_fixes(view, pod, registry, secrets, ns)
         elif sub == "rate-limit":
             cause = (
@@ -361,7 +408,7 @@ class ImagePullBackOffAnalyzer(Analyzer):
 
     @staticmethod
     def _quote(message: str) -> str:
-        return message.strip()[:300]
+        return clip(message, 300)
 
     @staticmethod
     def _pull_secrets(view: EvidenceView, pod: K8sObject, registry: str) -> tuple[list[str], list[Fact], str]:
