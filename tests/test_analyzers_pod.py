@@ -17,7 +17,7 @@ from evals.cases import load_case
 from evals.scoring import score
 from graph.analysis import run_analyzers
 from graph.analyzers.base import Analyzer, Fact, Finding
-from graph.analyzers.common import clip, similar_names
+from graph.analyzers.common import clip, error_lines, similar_names
 from graph.analyzers.createcontainer import CreateContainerErrorAnalyzer
 from graph.analyzers.createcontainerconfig import CreateContainerConfigErrorAnalyzer
 from graph.analyzers.evicted import EvictedAnalyzer
@@ -1787,3 +1787,18 @@ def test_clip_keeps_both_ends(text: str, limit: int, kept: list[str]) -> None:
     clipped = clip(text, limit)
     assert len(clipped) <= limit
     assert all(k in clipped for k in kept)
+
+
+@pytest.mark.parametrize(
+    ("log", "quoted"),
+    [
+        (
+            "Unexpected error running Liquibase: Validation Failed:\n     1 changesets check sum\n"
+            "          db/changes/0042.yaml::0042-2::dev was: 9:6a1f but is now: 9:d41c\n\nFor more information",
+            "Validation Failed: 1 changesets check sum db/changes/0042.yaml::0042-2::dev was: 9:6a1f but is now: 9:d41c",
+        ),
+        ("error: connection refused\nnext: line", "error: connection refused"),
+    ],
+)
+def test_error_lines_join_the_details_an_error_announces(log: str, quoted: str) -> None:
+    assert any(quoted in line for line in error_lines(log))

@@ -72,10 +72,26 @@ def looks_like_error(line: str) -> bool:
 
 
 def error_lines(log: str, limit: int = 3) -> list[str]:
-    """The last lines of a log that read like errors, oldest first, trimmed for quoting."""
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    """The last lines of a log that read like errors, oldest first, trimmed for quoting.
+
+    A line ending in ``:`` announces details on the indented lines after it ("Validation
+    Failed:" then the changeset and its check sums); those are joined to it.
+    """
+    raw = [line.rstrip() for line in log.splitlines() if line.strip()]
+    lines: list[str] = []
+    index = 0
+    while index < len(raw):
+        line = raw[index].strip()
+        index += 1
+        if line.endswith(":"):
+            details = []
+            while index < len(raw) and raw[index][:1] in (" ", "\t") and len(details) < 3:
+                details.append(raw[index].strip())
+                index += 1
+            line = " ".join([line, *details])
+        lines.append(line)
     hits = [line for line in lines if _ERROR_LINE.search(line)]
-    chosen = hits[-limit:] if hits else lines[-1:]
+    chosen = list(dict.fromkeys(hits))[-limit:] if hits else lines[-1:]
     return [line[:300] for line in chosen]
 
 
