@@ -84,7 +84,7 @@ def error_lines(log: str, limit: int = 3) -> list[str]:
         line = raw[index].strip()
         index += 1
         if line.endswith(":"):
-            details = []
+            details: list[str] = []
             while index < len(raw) and raw[index][:1] in (" ", "\t") and len(details) < 3:
                 details.append(raw[index].strip())
                 index += 1
