@@ -354,3 +354,48 @@ def test_a_crashloop_outside_the_focus_is_capped(in_focus: bool, capped: bool) -
     finding = CrashLoopBackOffAnalyzer().analyze(view)
     assert finding is not None
     assert (finding.score <= 0.6) is capped
+
+
+_SECRET_KEY_ENV = {"valueFrom": {"secretKeyRef": {"name": "worker-keys", "key": "master"}}}
+
+
+@pytest.mark.parametrize(
+    ("log", "env", "named", "in_fix"),
+    [
+        (
+            "message_encryptor.rb:238:in `_decrypt': ActiveSupport::MessageEncryptor::InvalidMessage",
+            [{"name": "API_KEY", "value": "x"}, {"name": "RAILS_MASTER_KEY", **_SECRET_KEY_ENV}],
+            "RAILS_MASTER_KEY",
+            "kubectl create secret generic worker-keys -n acme --from-literal=master=",
+        ),
+        (
+            "cryptography.fernet.InvalidToken",
+            [{"name": "FERNET_ENCRYPTION_KEY", "value": "abc"}],
+            "FERNET_ENCRYPTION_KEY",
+            "kubectl set env deployment/worker -n acme -c worker FERNET_ENCRYPTION_KEY=",
+        ),
+        ("error:06065064:digital envelope routines:EVP_DecryptFinal_ex:bad decrypt", [], None, None),
+    ],
+)
+def test_undecryptable_config_names_the_key_variable(
+    log: str, env: list[dict[str, Any]], named: str | None, in_fix: str | None
+) -> None:
+    objects = [
+        _pod([{"name": "worker", "image": "r/worker:2", "env": env}], ERROR_EXIT),
+        {
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": "worker-7c9d8f6b5",
+                "namespace": NS,
+                "ownerReferences": [{"kind": "Deployment", "name": "worker", "controller": True}],
+            },
+        },
+        {"kind": "Deployment", "metadata": {"name": "worker", "namespace": NS}},
+    ]
+    finding = CrashLoopBackOffAnalyzer().analyze(_view(objects, log))
+    assert finding is not None
+    assert finding.root_cause_id == "crashloop.decryption-key-mismatch"
+    if named:
+        assert f"env {named}" in finding.root_cause
+    if in_fix:
+        assert any(in_fix in command for command in finding.fix_commands), finding.fix_commands

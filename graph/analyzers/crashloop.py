@@ -80,6 +80,16 @@ def _crashing(c: ContainerState) -> bool:
     )
 
 
+# Encrypted configuration that the given key cannot open (Rails credentials, Fernet, OpenSSL, AES-GCM).
+_DECRYPT_ERROR = re.compile(
+    r"MessageEncryptor::InvalidMessage|EncryptedFile::MissingKeyError|fernet\.InvalidToken|"
+    r"bad decrypt|decryption failed|cipher: message authentication failed|MAC check failed|"
+    r"Tag mismatch|could not decrypt[^\n]{0,80}",
+    re.IGNORECASE,
+)
+_KEY_VAR = re.compile(r"MASTER_KEY|ENCRYPTION_KEY|SECRET_KEY|CIPHER|CRYPT|PASSPHRASE", re.IGNORECASE)
+
+
 class CrashLoopBackOffAnalyzer(Analyzer):
     category = "CrashLoopBackOff"
 
@@ -203,6 +213,9 @@ class CrashLoopBackOffAnalyzer(Analyzer):
                 credential_fixes(sources, ns, target, rejected.user),
                 facts,
             )
+        undecryptable = _DECRYPT_ERROR.search(text)
+        if undecryptable:
+            return self._decryption_key(pod, state, undecryptable.group(0), target, ns)
         env_match = _MISSING_ENV.search(text)
         if env_match:
             var = next(g for g in env_match.groups() if g)
@@ -251,6 +264,48 @@ class CrashLoopBackOffAnalyzer(Analyzer):
             return self._dependency(view, text, connect.group(1), ns)
         detail = lines[-1] if lines else "the log shows no error line"
         return 0.7, "crashloop.app-error", f"the application exits with an error: {detail}", [], []
+
+    @staticmethod
+    def _decryption_key(
+        pod: K8sObject, state: ContainerState, quote: str, target: str, ns: str | None
+    ) -> tuple[float, str, str, list[str], list[Fact]]:
+        """Encrypted config that cannot be decrypted: the key the container is given (an env var
+        named like a key) does not match what the data was encrypted with."""
+        spec = container_spec(pod, state.name) or {}
+        env = list(spec.get("env") or [])
+        # A variable named for decryption first; any other *_KEY only when none is.
+        keys = [e for e in env if _KEY_VAR.search(str(e.get("name", "")))] or [
+            e for e in env if str(e.get("name", "")).upper().endswith("_KEY")
+        ]
+        cause = f"the application cannot decrypt its encrypted configuration ({quote})"
+        facts: list[Fact] = []
+        fixes: list[str] = []
+        if keys:
+            var = keys[0]
+            name = str(var.get("name"))
+            ref = (var.get("valueFrom") or {}).get("secretKeyRef") or {}
+            origin = f"Secret {ref.get('name')} key {ref.get('key')}" if ref.get("name") else "the pod spec"
+            cause += (
+                f": the key it is given, env {name} from {origin}, does not match the one the data was "
+                "encrypted with (the image's encrypted file changed, or the Secret holds an old key)"
+            )
+            facts.append(
+                Fact(
+                    f"container {state.name} gets {name} from {origin}",
+                    src_obj(pod, f"spec.containers[{state.name}].env"),
+                )
+            )
+            if ref.get("name"):
+                fixes.append(
+                    f"kubectl create secret generic {ref.get('name')}{ns_flag(ns)} "
+                    f"--from-literal={ref.get('key')}=<key-matching-the-image> --dry-run=client -o yaml | kubectl apply -f -"
+                )
+            else:
+                fixes.append(
+                    f"kubectl set env {target}{ns_flag(ns)} -c {state.name} {name}=<key-matching-the-image>"
+                )
+            fixes.append(f"kubectl rollout restart {target}{ns_flag(ns)}")
+        return 0.85, "crashloop.decryption-key-mismatch", cause, fixes, facts
 
     @staticmethod
     def _config_file(
