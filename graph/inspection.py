@@ -363,10 +363,13 @@ def focus_reads(view: EvidenceView) -> list[ReadSpec]:
                     specs.append(
                         ReadSpec(verb="get", kind=kind, namespace=ns, name=name, why="owner of the owner")
                     )
-        if index == 0 or view.workload_of(pod) != view.workload_of(focus_pods[0]):
+        other_workload = index == 0 or view.workload_of(pod) != view.workload_of(focus_pods[0])
+        if other_workload:
             specs.extend(_log_reads(pod, limit=2 if index == 0 else 1))
         node = (pod.get("spec") or {}).get("nodeName")
-        if node and view.obj("Node", node) is None and index < 2:
+        # A replica of the same workload on another node rarely tells more than the first one's
+        # node; analyzers that need every node (pressure, NotReady) plan those reads themselves.
+        if node and view.obj("Node", node) is None and index < 2 and other_workload:
             specs.append(ReadSpec(verb="get", kind="Node", name=node, why="the node the pod runs on"))
     return specs
 

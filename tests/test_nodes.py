@@ -261,3 +261,19 @@ def test_compacted_objects_are_reused_only_within_one_cluster_source(same_source
     second = compact(node("DiskPressure"), "snapshot:/one" if same_source else "snapshot:/two")
     assert (second is first) is reused
     assert second["status"]["conditions"][0]["type"] == ("MemoryPressure" if reused else "DiskPressure")
+
+
+@pytest.mark.parametrize(("same_workload", "nodes_read"), [(True, 1), (False, 2)])
+def test_focus_reads_one_node_per_workload(same_workload: bool, nodes_read: int) -> None:
+    from graph.evidence import EvidenceView, key_of
+    from graph.inspection import focus_reads
+
+    first = _ns_pod("shop", "api-6d4f9c7b8-aaaaa", "crashloop")
+    second = _ns_pod("shop", "api-6d4f9c7b8-bbbbb" if same_workload else "web-5c7d8b9f6-ccccc", "crashloop")
+    first["spec"]["nodeName"], second["spec"]["nodeName"] = "node-a", "node-b"
+    evidence = empty_evidence("shop")
+    for obj in (first, second):
+        evidence["objects"][key_of(obj)] = obj
+    evidence["focus"] = [key_of(first), key_of(second)]
+    specs = focus_reads(EvidenceView(evidence))
+    assert len([s for s in specs if s.kind == "Node"]) == nodes_read
