@@ -210,7 +210,8 @@ class EvidenceView:
         return self._clock[0]
 
     def events(self, namespace: str | None = None, reasons: Iterable[str] | None = None) -> list[K8sObject]:
-        """Events of a namespace (all when None), optionally of some reasons, newest first."""
+        """Events of a namespace (all when None), optionally of some reasons, newest first; like
+        :meth:`events_for`, without those from long before the rest of the activity."""
         wanted = set(reasons) if reasons is not None else None
         found = [
             e
@@ -218,7 +219,8 @@ class EvidenceView:
             if (namespace is None or namespace_of(e) == namespace)
             and (wanted is None or e.get("reason") in wanted)
         ]
-        return sorted(found, key=_event_time, reverse=True)
+        now = self._now()
+        return sorted((e for e in found if not is_stale(e, now)), key=_event_time, reverse=True)
 
     def pods_of(self, workload: K8sObject) -> list[K8sObject]:
         """Pods whose owner chain reaches ``workload`` (read pods only)."""

@@ -1802,3 +1802,10 @@ def test_clip_keeps_both_ends(text: str, limit: int, kept: list[str]) -> None:
 )
 def test_error_lines_join_the_details_an_error_announces(log: str, quoted: str) -> None:
     assert any(quoted in line for line in error_lines(log))
+
+
+@pytest.mark.parametrize(("last", "kept"), [("2026-11-19T02:00:00Z", False), ("2026-11-27T07:30:00Z", True)])
+def test_namespace_events_leave_out_old_ones(last: str, kept: bool) -> None:
+    scheduling = {**event("FailedScheduling", "0/3 nodes are available"), "lastTimestamp": last}
+    view = view_of([_active_pod(), scheduling])
+    assert bool(view.events(NS, ["FailedScheduling"])) is kept
