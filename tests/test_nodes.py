@@ -277,3 +277,13 @@ def test_focus_reads_one_node_per_workload(same_workload: bool, nodes_read: int)
     evidence["focus"] = [key_of(first), key_of(second)]
     specs = focus_reads(EvidenceView(evidence))
     assert len([s for s in specs if s.kind == "Node"]) == nodes_read
+
+
+def test_finalize_leads_with_the_unknown_runbook_when_nothing_is_found() -> None:
+    state = _critique_state([], category="Unknown")
+    state["runbooks"] = [
+        {"id": "crashloopbackoff", "title": "c", "score": 0.9, "section": None},
+        {"id": "unknown", "title": "u", "score": 0.2, "section": "Diagnose"},
+    ]
+    out = finalize(state, runtime())  # type: ignore[arg-type]
+    assert out["diagnosis"]["runbooks"][0]["id"] == "unknown"

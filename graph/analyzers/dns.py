@@ -413,6 +413,11 @@ class DNSFailureAnalyzer(Analyzer):
         if self._claimed_by_init(view):
             return None
         facts = [Fact(lk.line, lk.source) for lk, _ in lookups[:2]]
+        if lookups and lookups[0][0].kind == "nxdomain":
+            # NXDOMAIN is an answer: a resolver that is down times out instead. Look at the name first.
+            named = self._name_problem(view, lookups[0][0], lookups[0][1], list(facts))
+            if named is not None:
+                return named
         coredns = self._coredns_problem(view, facts)
         if coredns is not None:
             return coredns

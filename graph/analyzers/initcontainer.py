@@ -47,6 +47,11 @@ _CONNECT = re.compile(
     re.I,
 )
 # Most specific first: the failing migration's name beats a generic "migration failed" line.
+# Flyway "Migration checksum mismatch for migration version 27", Liquibase "Validation Failed: 1 change sets check sum".
+_CHECKSUM = re.compile(
+    r"[^\n]*\b(?:checksum mismatch|check ?sums? (?:changed|validation|was)|change sets check sum)[^\n]*",
+    re.IGNORECASE,
+)
 _MIGRATION = (
     re.compile(r"Migration \"?([\w.-]*V[\w.]+__[\w.-]+|[\w.-]+\.sql)\"? failed"),
     re.compile(r"Validate failed[^\n]*|checksum mismatch[^\n]*|Dirty database version \d+[^\n]*", re.I),
@@ -312,6 +317,18 @@ class InitContainerFailureAnalyzer(Analyzer):
                 and view.workload_of(rs) == view.workload_of(pod)
             ]
             fixes = [f"kubectl rollout undo {target}{ns_flag(ns)}"] if serving else []
+            drift = _CHECKSUM.search(text)
+            if drift:
+                # An applied migration was edited afterwards: either restore the file or record the
+                # new checksum with the tool's repair command, run once from the same image.
+                detail += f"; {drift.group(0).strip()[:160]}"
+                image = str(spec.get("image") or "<migration image>")
+                fixes.insert(
+                    0,
+                    f"kubectl run {target.split('/', 1)[1]}-migrate-repair{ns_flag(ns)} --rm -i --restart=Never "
+                    f"--image={image} -- repair  # ⚠ only after confirming the applied migration's content is "
+                    "the intended one (otherwise revert the edited migration file)",
+                )
             return "init.migration-failed", detail, [], fixes
         permission = _PERMISSION.search(text)
         if permission:

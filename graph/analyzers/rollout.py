@@ -247,6 +247,11 @@ class RolloutStuckAnalyzer(Analyzer):
             min_ready = int(spec.get("minReadySeconds") or 0)
             patch = {"spec": {"progressDeadlineSeconds": max(min_ready * 2, 600)}}
             fixes.insert(1, f"kubectl patch {target}{ns_flag(ns)} -p '{json.dumps(patch)}'")
+            deadline = int(spec.get("progressDeadlineSeconds") or 600)
+            if min_ready >= deadline:
+                # Or keep the deadline and make the soak fit inside it.
+                shorter = {"spec": {"minReadySeconds": max(deadline // 2, 0)}}
+                fixes.insert(2, f"kubectl patch {target}{ns_flag(ns)} -p '{json.dumps(shorter)}'")
         return Finding(
             category=self.category,
             score=score,

@@ -512,7 +512,7 @@ class ServiceUnreachableAnalyzer(Analyzer):
                 return Problem(
                     0.92,
                     "service.targetport-name-missing",
-                    f'Service {name} in {ns} port {port.get("port")} targets the named port "{target_port}", but '
+                    f'Service {name} in {ns} port {port.get("port")} has targetPort "{target_port}" (a named port), but '
                     f"the {target} pods declare no port with that name ({declared_text}); the endpoints controller "
                     f"cannot resolve it, so the Service has no endpoints{front}.",
                     facts,

@@ -28,8 +28,6 @@ def _runbooks(state: State, category: str, deps: Any) -> list[dict[str, Any]]:
     """Retrieval's ranking, with the runbook that covers the diagnosed category first."""
     hits = [dict(h) for h in state.get("runbooks") or []]
     wanted = runbook_id(category)
-    if category == "Unknown":
-        return hits[:5]
     top = max((h["score"] for h in hits), default=1.0)
     lead = next((h for h in hits if h["id"] == wanted), None)
     if lead is None and deps.runbooks is not None:
