@@ -7,10 +7,26 @@ from typing import Any
 
 from graph.analyzers import ANALYZERS
 from graph.analyzers.base import Finding
+from graph.analyzers.common import outside_focus
 from graph.evidence import EvidenceView
 from graph.taxonomy import precedence_rank
 
 log = logging.getLogger(__name__)
+
+
+# A failure of a pod beside the ones asked about is real but probably not this one: it may
+# explain the paste only when nothing about the focus pods does.
+OUTSIDE_FOCUS_CAP = 0.6
+
+
+def _about_other_pods(view: EvidenceView, finding: Finding) -> bool:
+    pods = [
+        view.obj("Pod", str(obj.get("name")), obj.get("namespace"))
+        for obj in finding.affected
+        if obj.get("kind") == "Pod"
+    ]
+    found = [pod for pod in pods if pod is not None]
+    return bool(found) and all(outside_focus(view, pod) for pod in found)
 
 
 def run_analyzers(view: EvidenceView) -> list[Finding]:
@@ -18,8 +34,11 @@ def run_analyzers(view: EvidenceView) -> list[Finding]:
     findings = []
     for analyzer in ANALYZERS:
         finding = analyzer.analyze(view)
-        if finding is not None:
-            findings.append(finding)
+        if finding is None:
+            continue
+        if _about_other_pods(view, finding):
+            finding.score = min(finding.score, OUTSIDE_FOCUS_CAP)
+        findings.append(finding)
     return sorted(findings, key=lambda f: (-round(f.score, 3), precedence_rank(f.category)))
 
 

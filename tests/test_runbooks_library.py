@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from graph.taxonomy import CATEGORIES
 from runbooks.library import (
     BUILTIN_DIR,
     REQUIRED_FIELDS,
@@ -25,31 +26,7 @@ from runbooks.library import (
     parse_runbook,
 )
 
-TAXONOMY = [
-    "CrashLoopBackOff",
-    "OOMKilled",
-    "ImagePullBackOff",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-    "FailedScheduling",
-    "ProbeFailure",
-    "Evicted",
-    "VolumeMountFailure",
-    "InitContainerFailure",
-    "NodeNotReady",
-    "ServiceUnreachable",
-    "DNSFailure",
-    "QuotaExceeded",
-    "AdmissionDenied",
-    "RBACForbidden",
-    "RolloutStuck",
-    "JobFailed",
-    "HPAFailure",
-    "PodSandboxFailure",
-    "CertificateError",
-    "TerraformStateLock",
-    "Unknown",
-]
+TAXONOMY = list(CATEGORIES)
 
 KUBECTL_VERBS = frozenset(
     [

@@ -19,7 +19,6 @@ from graph.analyzers.common import (
     find_service,
     latest_log,
     mounted_from,
-    outside_focus,
     ready_addresses,
     workload_ref,
 )
@@ -151,9 +150,6 @@ class CrashLoopBackOffAnalyzer(Analyzer):
             # for the same lock.
             rollout_note = ""
 
-        if outside_focus(view, pod):
-            # A crashing pod beside the one asked about is real but not this failure.
-            score = min(score, 0.6)
         root = f"Container {state.name} of pod {pod_name} ({target}) is in CrashLoopBackOff: {cause}."
         if rollout_note:
             root += " " + rollout_note

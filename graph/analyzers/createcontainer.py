@@ -19,7 +19,6 @@ from graph.analyzers.common import (
     in_pod_template,
     latest_log,
     node_arch,
-    outside_focus,
     pasted_line,
     serving_replicaset,
     text_only_finding,
@@ -217,8 +216,6 @@ class CreateContainerErrorAnalyzer(Analyzer):
         if previous:
             fixes.append(f"kubectl rollout undo {target}{ns_flag(ns)}")
         fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
-        if outside_focus(view, pod):
-            score = min(score, 0.6)
         return Finding(
             category=self.category,
             score=score,

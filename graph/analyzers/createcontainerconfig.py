@@ -17,7 +17,6 @@ from graph.analyzers.common import (
     container_json_path,
     failing_containers,
     in_pod_template,
-    outside_focus,
     pasted_line,
     similar_names,
     text_only_finding,
@@ -210,7 +209,7 @@ class CreateContainerConfigErrorAnalyzer(Analyzer):
         fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
         return Finding(
             category=self.category,
-            score=0.6 if outside_focus(view, pod) else 0.95,
+            score=0.95,
             root_cause_id=cause_id,
             root_cause=cause,
             summary=f"{target}: {message}"[:200],

@@ -15,7 +15,6 @@ from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_even
 from graph.analyzers.common import (
     STALE_SCORE,
     candidate_pods,
-    outside_focus,
     pasted_line,
     stale_note,
     template_prefix,
@@ -220,8 +219,6 @@ class EvictedAnalyzer(Analyzer):
             cause = f"{where} was evicted by the kubelet: {message.strip() or 'no message'}."
             score = min(score, 0.85)
         fixes.append(f"kubectl delete pods{ns_flag(ns)} --field-selector=status.phase=Failed")
-        if outside_focus(view, pod):
-            score = min(score, 0.6)
         if stale:
             # Asked about evictions, an old one is still the answer (weakly); otherwise it must not
             # outrank even "nothing found" (Unknown's 0.05).

@@ -18,7 +18,6 @@ from graph.analyzers.common import (
     failing_containers,
     in_pod_template,
     node_arch,
-    outside_focus,
     pasted_line,
     serving_replicaset,
     text_only_finding,
@@ -387,8 +386,6 @@ class ImagePullBackOffAnalyzer(Analyzer):
         if previous and sub != "not-found":
             fixes.append(f"kubectl rollout undo {target}{ns_flag(ns)}")
         fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
-        if outside_focus(view, pod):
-            score = min(score, 0.6)
         return Finding(
             category=self.category,
             score=score,

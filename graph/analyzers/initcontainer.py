@@ -18,7 +18,6 @@ from graph.analyzers.common import (
     error_lines,
     failing_containers,
     latest_log,
-    outside_focus,
     similar_names,
     workload_ref,
 )
@@ -273,7 +272,7 @@ class InitContainerFailureAnalyzer(Analyzer):
         fixes.append(f"kubectl logs {pod_name}{ns_flag(ns)} -c {state.name}{'' if stuck else ' --previous'}")
         return Finding(
             category=self.category,
-            score=min(score, 0.6) if outside_focus(view, pod) else score,
+            score=score,
             root_cause_id=cause_id,
             root_cause=cause,
             summary=f"{target}: init container {state.name} fails ({cause_id.split('.', 1)[1]})",

@@ -407,8 +407,6 @@ class ProbeFailureAnalyzer(Analyzer):
         fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
         if count > 1:
             facts.append(Fact(f"{count} {probe_type} probe failures recorded", "Events Unhealthy"))
-        if outside_focus(view, pod):
-            score = min(score, 0.6)
         return Finding(
             category=self.category,
             score=score,

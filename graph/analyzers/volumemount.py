@@ -15,7 +15,6 @@ from graph.analyzers.base import Analyzer, Fact, Finding, ns_flag, ref, src_even
 from graph.analyzers.common import (
     candidate_pods,
     in_pod_template,
-    outside_focus,
     pasted_line,
     similar_names,
     template_prefix,
@@ -400,8 +399,6 @@ class VolumeMountFailureAnalyzer(Analyzer):
             cause = f"The kubelet cannot mount the volumes of {where}: {message[:300]}."
             score = min(score, 0.85)
         fixes.append(f"kubectl describe pod {pod_name}{ns_flag(ns)}")
-        if outside_focus(view, pod):
-            score = min(score, 0.6)
         return Finding(
             category=self.category,
             score=score,
