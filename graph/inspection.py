@@ -283,13 +283,16 @@ def select_focus(
         return [key_of(p) for p in named[:3]] + [key_of(o) for o in view.owner_chain(worst)]
 
     workloads = _named_workloads(view, namespace, entities, workload)
-    scored = sorted(((unhealthy_score(p, now), p) for p in pods), key=lambda item: -item[0])
+    # Ties break by name, so every source (snapshot order, API order) picks the same pods.
+    scored = sorted(
+        ((unhealthy_score(p, now), p) for p in pods), key=lambda item: (-item[0], name_of(item[1]))
+    )
     focus: list[str] = []
     if workloads:
         for wl in workloads:
             focus.append(key_of(wl))
             owned = [p for p in view.pods_of(wl)] if wl.get("kind") != "Pod" else []
-            owned_scored = sorted(owned, key=lambda p: -unhealthy_score(p, now))
+            owned_scored = sorted(owned, key=lambda p: (-unhealthy_score(p, now), name_of(p)))
             focus.extend(key_of(p) for p in owned_scored[:3])
         # A named workload whose own pods are healthy may be failing because of another
         # (a dependency); keep the worst other pods in view behind it.
@@ -372,6 +375,14 @@ def focus_reads(view: EvidenceView) -> list[ReadSpec]:
         if node and view.obj("Node", node) is None and index < 2 and other_workload:
             specs.append(ReadSpec(verb="get", kind="Node", name=node, why="the node the pod runs on"))
     return specs
+
+
+def fallback_log_reads(view: EvidenceView) -> list[ReadSpec]:
+    """When the first focus pod has no (or an empty) log, the next focus pod's: a replica's log tells the same."""
+    pods = view.focus_pods()
+    if len(pods) < 2 or any(text.strip() for text in view.pod_logs(pods[0]).values()):
+        return []
+    return _log_reads(pods[1], limit=1)
 
 
 def _log_reads(pod: K8sObject, limit: int) -> list[ReadSpec]:

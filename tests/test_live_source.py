@@ -328,7 +328,7 @@ def test_bad_kubeconfig_fails_at_construction(tmp_path: Path) -> None:
 def test_context_is_chosen_by_name(api: FakeApiServer, kubeconfig_for: Any) -> None:
     path = str(kubeconfig_for(api))
     reader = LiveReader.from_kubeconfig(path, "idp-fake")
-    assert reader.description == "live:idp-fake" and reader.ping().ok
+    assert reader.description == f"live:idp-fake@{api.url}" and reader.ping().ok
     with pytest.raises(LiveConfigError, match="no-such-context"):
         LiveReader.from_kubeconfig(path, "no-such-context")
 

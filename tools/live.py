@@ -118,7 +118,8 @@ class LiveReader:
             raise LiveConfigError(f"cannot load kubeconfig {path or '(default)'}: {exc}") from exc
         return cls(
             _api_client(configuration),
-            description=f"live:{context or 'current-context'}",
+            # The server names the cluster: two kubeconfigs may share a context name.
+            description=f"live:{context or 'current-context'}@{configuration.host}",
             timeout_s=timeout_s,
             page_size=page_size,
             max_items=max_items,

@@ -19,6 +19,7 @@ from graph.inspection import (
     WORKLOAD_KINDS,
     as_specs,
     execute,
+    fallback_log_reads,
     find_pod_reads,
     focus_reads,
     mentioned_pods,
@@ -102,18 +103,15 @@ def _first_pass(state: State, reader: ClusterReader, ctx: Context) -> Evidence:
         evidence, select_focus(view, namespace, pod, state.get("workload"), entities, follow_words=guessed)
     )
     budget -= execute(reader, focus_reads(_view(state, evidence)), evidence, max(budget, 4))
+    budget -= execute(reader, fallback_log_reads(_view(state, evidence)), evidence, 1)
 
     view = _view(state, evidence)
     planned: list[ReadSpec] = []
     for analyzer in ANALYZERS:
         planned.extend(analyzer.plan(view))
-    execute(reader, _ordered(planned, view), evidence, max(budget, 4))
+    # execute() skips a read already made, so analyzers planning the same read cost one request.
+    execute(reader, planned, evidence, max(budget, 4))
     return evidence
-
-
-def _ordered(specs: list[ReadSpec], view: EvidenceView) -> list[ReadSpec]:
-    unique = {spec.key(): spec for spec in specs}
-    return list(unique.values())
 
 
 def _paste_names(view: EvidenceView, workload: str | None) -> list[str]:
